@@ -1,0 +1,62 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle, ScopedRateThrottle
+from rest_framework.views import APIView
+
+from accounts import services
+from accounts.serializers import (
+    MeSerializer,
+    RegisteredSerializer,
+    RegisterSerializer,
+    TokenRequestSerializer,
+    TokenSerializer,
+)
+from mlservice.openapi import ERROR_RESPONSES
+
+
+class RegisterView(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "register"
+
+    @extend_schema(request=RegisterSerializer, responses={201: RegisteredSerializer, **ERROR_RESPONSES})
+    def post(self, request):
+        serializer = RegisterSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = services.user_register(**serializer.validated_data)
+        body = {
+            "id": user.pk,
+            "username": user.username,
+            "token": services.token_for_user(user=user).key,
+            "balance": user.coin_account.balance,
+        }
+        return Response(RegisteredSerializer(body).data, status=status.HTTP_201_CREATED)
+
+
+class TokenView(APIView):
+    """Exchange a username and password for the API token."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_classes = [AnonRateThrottle]
+
+    @extend_schema(request=TokenRequestSerializer, responses={200: TokenSerializer, **ERROR_RESPONSES})
+    def post(self, request):
+        serializer = TokenRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        token = services.token_obtain(
+            request=request,
+            username=serializer.validated_data["username"],
+            password=serializer.validated_data["password"],
+            ip=services.client_ip(request),
+        )
+        return Response({"token": token.key})
+
+
+class MeView(APIView):
+    @extend_schema(responses={200: MeSerializer, **ERROR_RESPONSES})
+    def get(self, request):
+        return Response(MeSerializer(request.user).data)

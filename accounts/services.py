@@ -1,0 +1,140 @@
+"""Registration, API tokens and the login guard that slows password guessing."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from rest_framework.authtoken.models import Token
+
+from billing.services import account_open
+from mlservice.errors import InvalidInput, Throttled
+
+User = get_user_model()
+
+
+def username_problems(username: str) -> list[str]:
+    """Why ``username`` cannot be registered (empty list: it can)."""
+    field = User._meta.get_field("username")
+    errors: list[str] = []
+    if not username:
+        return ["This field is required."]
+    if len(username) > field.max_length:
+        errors.append(f"At most {field.max_length} characters (this one has {len(username)}).")
+    for validator in field.validators:
+        try:
+            validator(username)
+        except ValidationError as error:
+            errors.extend(error.messages)
+    if not errors and User.objects.filter(username__iexact=username).exists():
+        errors.append("A user with that username already exists.")
+    return list(dict.fromkeys(errors))
+
+
+def user_register(*, username: str, password: str, email: str = "") -> User:
+    """Create a user with an API token and a coin account holding the signup bonus.
+    All or nothing: a refused registration writes no row."""
+    username = (username or "").strip()
+    email = (email or "").strip()
+    errors: dict[str, list[str]] = {}
+    username_errors = username_problems(username)
+    if username_errors:
+        errors["username"] = username_errors
+    if email:
+        from django.core.validators import validate_email
+
+        try:
+            validate_email(email)
+        except ValidationError as error:
+            errors["email"] = error.messages
+        if len(email) > 254:
+            errors.setdefault("email", []).append("At most 254 characters.")
+    if not password:
+        errors["password"] = ["This field is required."]
+    else:
+        try:
+            validate_password(password, User(username=username, email=email))
+        except ValidationError as error:
+            errors["password"] = error.messages
+    if errors:
+        raise InvalidInput("Registration failed: " + ", ".join(sorted(errors)) + ".", errors)
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(username=username, email=email, password=password)
+            Token.objects.create(user=user)
+            account_open(user=user)
+    except IntegrityError:
+        # Two registrations raced for one name; the case-insensitive unique index won.
+        raise InvalidInput(
+            "Registration failed: username.",
+            {"username": ["A user with that username already exists."]},
+        ) from None
+    return user
+
+
+def token_for_user(*, user) -> Token:
+    token, _ = Token.objects.get_or_create(user=user)
+    return token
+
+
+def token_regenerate(*, user) -> Token:
+    """Replace the user's API token; the old one stops working at once."""
+    with transaction.atomic():
+        Token.objects.filter(user=user).delete()
+        return Token.objects.create(user=user)
+
+
+# --- Login guard ---------------------------------------------------------------------
+# Failures are counted per username and per client address in the shared cache, so the
+# web login and auth/token/ slow guessing together, across processes.
+
+
+def _keys(username: str, ip: str) -> tuple[str, str]:
+    return f"login-failures:user:{(username or '').lower()[:150]}", f"login-failures:ip:{ip}"
+
+
+def login_guard_check(*, username: str, ip: str) -> None:
+    user_key, ip_key = _keys(username, ip)
+    limit = settings.LOGIN_FAILURE_LIMIT
+    counts = cache.get_many([user_key, ip_key])
+    if counts.get(user_key, 0) >= limit or counts.get(ip_key, 0) >= limit * 4:
+        minutes = max(1, settings.LOGIN_FAILURE_WINDOW // 60)
+        raise Throttled(
+            f"Too many failed login attempts. Try again in {minutes} minute{'s' if minutes > 1 else ''}.",
+            retry_after=settings.LOGIN_FAILURE_WINDOW,
+        )
+
+
+def login_failure_record(*, username: str, ip: str) -> None:
+    for key in _keys(username, ip):
+        if not cache.add(key, 1, settings.LOGIN_FAILURE_WINDOW):
+            try:
+                cache.incr(key)
+            except ValueError:  # expired between add and incr
+                cache.add(key, 1, settings.LOGIN_FAILURE_WINDOW)
+
+
+def login_success_record(*, username: str, ip: str) -> None:
+    cache.delete(_keys(username, ip)[0])
+
+
+def token_obtain(*, request, username: str, password: str, ip: str) -> Token:
+    """Check credentials for auth/token/ behind the login guard."""
+    login_guard_check(username=username, ip=ip)
+    user = authenticate(request, username=username, password=password)
+    if user is None:
+        login_failure_record(username=username, ip=ip)
+        raise InvalidInput(
+            "Unable to log in with the given username and password.",
+            {"non_field_errors": ["Unable to log in with the given username and password."]},
+        )
+    login_success_record(username=username, ip=ip)
+    return token_for_user(user=user)
+
+
+def client_ip(request) -> str:
+    # REMOTE_ADDR only: X-Forwarded-For is trivially forged unless a trusted proxy sets it.
+    return request.META.get("REMOTE_ADDR", "unknown")

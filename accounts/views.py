@@ -1,0 +1,66 @@
+from django.contrib import messages
+from django.contrib.auth import login, update_session_auth_hash
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import PasswordChangeForm
+from django.contrib.auth.views import LoginView
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts import services
+from accounts.forms import GuardedAuthenticationForm, RegisterForm
+from mlservice.errors import ServiceError
+from mlservice.forms import add_service_error
+
+
+class GuardedLoginView(LoginView):
+    template_name = "accounts/login.html"
+    authentication_form = GuardedAuthenticationForm
+    redirect_authenticated_user = True
+
+
+@require_http_methods(["GET", "POST"])
+def register(request):
+    if request.user.is_authenticated:
+        return redirect("dashboard")
+    form = RegisterForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.user_register(
+                username=form.cleaned_data["username"],
+                password=form.cleaned_data["password1"],
+                email=form.cleaned_data["email"],
+            )
+        except ServiceError as error:
+            if "password" in error.errors:
+                error.errors["password1"] = error.errors.pop("password")
+            add_service_error(form, error)
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(
+                request,
+                f"Welcome, {user.username}! Your account holds "
+                f"{user.coin_account.balance} coins to start with.",
+            )
+            return redirect("dashboard")
+    return render(request, "accounts/register.html", {"form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def profile(request):
+    password_form = PasswordChangeForm(request.user, request.POST or None)
+    if request.method == "POST" and password_form.is_valid():
+        user = password_form.save()
+        update_session_auth_hash(request, user)
+        messages.success(request, "Your password was changed.")
+        return redirect("accounts:profile")
+    token = services.token_for_user(user=request.user)
+    return render(request, "accounts/profile.html", {"password_form": password_form, "token": token.key})
+
+
+@login_required
+@require_POST
+def regenerate_token(request):
+    services.token_regenerate(user=request.user)
+    messages.success(request, "A new API token was made; the old one no longer works.")
+    return redirect("accounts:profile")

@@ -1,0 +1,47 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from billing import selectors, services
+from billing.serializers import BalanceSerializer, LedgerEntrySerializer, TopUpSerializer
+from mlservice.openapi import ERROR_RESPONSES, IDEMPOTENCY_HEADER
+
+
+class BalanceView(APIView):
+    @extend_schema(responses={200: BalanceSerializer, **ERROR_RESPONSES})
+    def get(self, request):
+        balance = selectors.balance_for_user(user=request.user)
+        return Response(BalanceSerializer({"balance": balance}).data)
+
+
+class LedgerView(generics.ListAPIView):
+    serializer_class = LedgerEntrySerializer
+
+    def get_queryset(self):
+        return selectors.ledger_for_user(user=self.request.user)
+
+
+class TopUpView(APIView):
+    @extend_schema(
+        request=TopUpSerializer,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={201: LedgerEntrySerializer, **ERROR_RESPONSES},
+    )
+    def post(self, request):
+        serializer = TopUpSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        amount = serializer.validated_data["amount"]
+
+        def call():
+            entry = services.account_topup(user=request.user, amount=amount)
+            return status.HTTP_201_CREATED, LedgerEntrySerializer(entry).data
+
+        answer = services.idempotent_call(
+            user=request.user,
+            scope="topup",
+            key=request.headers.get("Idempotency-Key"),
+            fingerprint=services.request_fingerprint({"amount": str(amount)}),
+            call=call,
+        )
+        return Response(answer.body, status=answer.status)

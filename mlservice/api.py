@@ -1,0 +1,95 @@
+"""API plumbing shared by every app: pagination, the one JSON error shape, and the
+exception handler that maps domain errors to status codes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from mlservice.errors import ServiceError
+
+
+class Pagination(PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
+    """DRF nests errors (``{"hyperparameters": {"C": [...]}}``, lists per item); clients
+    get one flat ``{field: [messages]}`` map with dotted names."""
+    flat: dict[str, list[str]] = {}
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            if key in ("non_field_errors", "__all__") and not prefix:
+                name = "non_field_errors"
+            for field, messages in flatten_errors(value, name).items():
+                flat.setdefault(field, []).extend(messages)
+    elif isinstance(detail, list):
+        if all(not isinstance(item, (dict, list)) for item in detail):
+            if detail:
+                flat[prefix or "non_field_errors"] = [str(item) for item in detail]
+        else:
+            for index, item in enumerate(detail):
+                name = f"{prefix}[{index}]" if prefix else f"[{index}]"
+                for field, messages in flatten_errors(item, name).items():
+                    flat.setdefault(field, []).extend(messages)
+    else:
+        flat[prefix or "non_field_errors"] = [str(detail)]
+    return flat
+
+
+def error_body(detail: str, errors: dict[str, list[str]] | None = None, **extra) -> dict:
+    body = {"detail": detail, "errors": errors or {}}
+    body.update(extra)
+    return body
+
+
+def _summary(errors: dict[str, list[str]]) -> str:
+    if len(errors) == 1:
+        field, messages = next(iter(errors.items()))
+        message = messages[0] if messages else "invalid"
+        return message if field == "non_field_errors" else f"{field}: {message}"
+    return "Invalid input: " + ", ".join(sorted(errors)) + "."
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, ServiceError):
+        return Response(error_body(exc.detail, exc.errors, **exc.extra), status=exc.status_code)
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+    if isinstance(exc, Http404):
+        return Response(error_body("Not found."), status=status.HTTP_404_NOT_FOUND)
+    if isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # a real bug: Django's 500 handler answers (JSON under /api/)
+    if isinstance(exc, exceptions.ValidationError):
+        errors = flatten_errors(exc.detail)
+        response.data = error_body(_summary(errors), errors)
+    else:
+        detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
+        if isinstance(detail, (dict, list)):
+            errors = flatten_errors(detail)
+            response.data = error_body(_summary(errors), errors)
+        else:
+            response.data = error_body(str(detail))
+        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+            response.data["retry_after"] = int(exc.wait)
+    return response
+
+
+def json_error_view(status_code: int, detail: str):
+    def view(request, exception=None):
+        return JsonResponse(error_body(detail), status=status_code)
+
+    return view

@@ -1,0 +1,19 @@
+"""/api/v1/: one router for the viewsets, plus each app's plain API views."""
+
+from django.urls import include, path
+from rest_framework.routers import DefaultRouter
+
+from mlmodels.api import AlgorithmViewSet, DatasetViewSet, TrainedModelViewSet
+from predictions.api import PredictionViewSet
+
+router = DefaultRouter()
+router.register("algorithms", AlgorithmViewSet, basename="algorithm")
+router.register("datasets", DatasetViewSet, basename="dataset")
+router.register("models", TrainedModelViewSet, basename="model")
+router.register("predictions", PredictionViewSet, basename="prediction")
+
+urlpatterns = [
+    path("", include("accounts.api_urls")),
+    path("billing/", include("billing.api_urls")),
+    path("", include(router.urls)),
+]

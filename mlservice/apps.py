@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class MlserviceConfig(AppConfig):
+    name = "mlservice"
+    verbose_name = "mlservice"

@@ -1,0 +1,27 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from mlservice import views
+
+admin.site.site_header = "mlservice operations"
+admin.site.site_title = "mlservice admin"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("dashboard/", views.dashboard, name="dashboard"),
+    path("accounts/", include("accounts.urls")),
+    path("billing/", include("billing.urls")),
+    path("", include("mlmodels.urls")),
+    path("predictions/", include("predictions.urls")),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include("mlservice.api_urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/auth/", include("rest_framework.urls", namespace="rest_framework")),
+]
+
+handler400 = "mlservice.views.bad_request"
+handler403 = "mlservice.views.permission_denied"
+handler404 = "mlservice.views.not_found"
+handler500 = "mlservice.views.server_error"

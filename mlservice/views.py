@@ -1,0 +1,58 @@
+from django.contrib.auth.decorators import login_required
+from django.http import JsonResponse
+from django.shortcuts import redirect, render
+from django.views import defaults
+
+from mlservice.api import error_body
+
+
+def home(request):
+    if request.user.is_authenticated:
+        return redirect("dashboard")
+    return render(request, "home.html")
+
+
+@login_required
+def dashboard(request):
+    from billing.selectors import balance_for_user, ledger_for_user
+    from mlmodels.selectors import model_list_for_user
+    from predictions.selectors import prediction_list_for_user
+
+    return render(
+        request,
+        "dashboard.html",
+        {
+            "balance": balance_for_user(user=request.user),
+            "recent_entries": ledger_for_user(user=request.user)[:5],
+            "recent_predictions": prediction_list_for_user(user=request.user).select_related("model")[:5],
+            "my_models": model_list_for_user(user=request.user, mine=True)[:5],
+        },
+    )
+
+
+def _is_api(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def not_found(request, exception=None):
+    if _is_api(request):
+        return JsonResponse(error_body("Not found."), status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    if _is_api(request):
+        return JsonResponse(error_body("Internal server error. The error was logged."), status=500)
+    return defaults.server_error(request)
+
+
+def permission_denied(request, exception=None):
+    if _is_api(request):
+        return JsonResponse(error_body("You do not have permission to do this."), status=403)
+    return defaults.permission_denied(request, exception)
+
+
+def bad_request(request, exception=None):
+    if _is_api(request):
+        return JsonResponse(error_body("Bad request."), status=400)
+    return defaults.bad_request(request, exception)

@@ -1,0 +1,39 @@
+// Small behaviours shared by every page. No inline scripts: pages pass data through
+// json_script blocks and data-* attributes.
+(function () {
+  "use strict";
+
+  // htmx requests carry the CSRF token from the meta tag.
+  document.body.addEventListener("htmx:configRequest", function (event) {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    if (meta) { event.detail.headers["X-CSRFToken"] = meta.content; }
+  });
+
+  // Copy buttons: <button data-copy-target="#id">
+  document.querySelectorAll("[data-copy-target]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      var target = document.querySelector(button.dataset.copyTarget);
+      if (!target) { return; }
+      var text = target.value || target.textContent;
+      var done = function () {
+        var label = button.innerHTML;
+        button.innerHTML = '<i class="bi bi-check2"></i> Copied';
+        setTimeout(function () { button.innerHTML = label; }, 1500);
+      };
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(text).then(done);
+      } else {
+        target.select && target.select();
+        document.execCommand("copy");
+        done();
+      }
+    });
+  });
+
+  // Confirm before destructive actions: <form data-confirm="Delete?">
+  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (!window.confirm(form.dataset.confirm)) { event.preventDefault(); }
+    });
+  });
+})();
