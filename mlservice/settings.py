@@ -109,6 +109,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so the request id, the log line and the latency cover every other layer.
+    "mlservice.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -145,6 +147,11 @@ if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
     if DATABASES["default"]["ENGINE"].endswith("postgresql"):
         DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+        # An unreachable database fails a request (and /healthz) within seconds instead
+        # of waiting for the operating system's TCP timeout.
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+            "connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 5, minimum=1)
+        )
 else:
     DATABASES = {
         "default": {
@@ -165,8 +172,12 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         }
     )
     # Tests run a real qcluster in another process, so the test database must be a
-    # file, not SQLite's default in-memory database.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_db.sqlite3")}
+    # file, not SQLite's default in-memory database; one per test run, so runs side by
+    # side do not delete each other's database.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test" / f"db-{os.getpid()}.sqlite3")}
+    (VAR_DIR / "test").mkdir(exist_ok=True)
+elif DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    DATABASES["default"]["TEST"] = {"NAME": f"test_mlservice_{os.getpid()}"}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
@@ -322,16 +333,49 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
-    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 3600)
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+    # A year of HSTS with preload, as `check --deploy` asks; lower it while trying
+    # out HTTPS on a new host.
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+
+# --- Observability: /metrics, /healthz, logs (see deploy/README.md) ----------------------
+# /metrics answers only loopback clients, unless METRICS_TOKEN is set: then every client
+# must send "Authorization: Bearer <token>" (METRICS_TOKEN_FILE works too).
+METRICS_TOKEN = env_str("METRICS_TOKEN").strip()
+# Seconds a web process reuses the numbers it computed from the database for /metrics,
+# so scrapes arriving together (several Prometheus servers) cost one set of queries.
+METRICS_CACHE_SECONDS = env_int("METRICS_CACHE_SECONDS", 5)
+# prometheus_client's multiprocess mode, for several web processes (gunicorn workers):
+# each writes its HTTP metrics to files in this folder and /metrics adds them up.
+# deploy/gunicorn.conf.py sets it and empties the folder when gunicorn starts.
+PROMETHEUS_MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+if PROMETHEUS_MULTIPROC_DIR:
+    Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
+# /healthz gives up on the broker after this many seconds (Redis socket timeouts).
+HEALTH_TIMEOUT_SECONDS = env_int("HEALTH_TIMEOUT_SECONDS", 2, minimum=1)
+# A qcluster counts as alive while its django-q status is younger than this (django-q
+# rewrites it every half second and lets it expire after 3 s; this also bounds clock skew).
+HEALTH_WORKER_MAX_AGE = env_int("HEALTH_WORKER_MAX_AGE", 60, minimum=1)
+# Probes and Prometheus inside the network speak plain HTTP to these two paths.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+# "json": one JSON object per line, for log collectors (the default with DEBUG off);
+# "plain": readable text with the request and job ids appended (the default with DEBUG on).
+LOG_FORMAT = env_str("LOG_FORMAT", "plain" if DEBUG else "json").strip().lower()
+if LOG_FORMAT not in ("json", "plain"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or plain, got {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Puts the current request id and job (kind, id, task) on every record.
+    "filters": {"context": {"()": "mlservice.logs.ContextFilter"}},
+    "formatters": {
+        "plain": {"()": "mlservice.logs.PlainFormatter", "format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "mlservice.logs.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

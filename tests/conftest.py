@@ -29,6 +29,12 @@ def wait_for(predicate: Callable[[], object], *, timeout: float = 30.0, interval
         time.sleep(interval)
 
 
+def pytest_sessionfinish(session, exitstatus):
+    # SQLite leaves -wal/-shm files beside the test database it deletes.
+    for path in (BASE_DIR / "var" / "test").glob(f"db-{os.getpid()}.sqlite3*"):
+        path.unlink(missing_ok=True)
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache(settings, request):
     # Each test gets its own empty cache so login and API throttles start from zero.
