@@ -1,0 +1,222 @@
+"""Checking prediction input against a model's feature schema, before any coin moves.
+
+Row numbers in messages count data rows from 1: for JSON input the position of the
+record in ``inputs`` (the first object is row 1); for a CSV file the data row, not
+counting the header or blank lines (the first line under the header is row 1).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from .csvio import (
+    CsvFormat,
+    check_header,
+    frame_from_arrow,
+    iter_arrow_chunks,
+    read_header,
+    sniff_format,
+)
+from .errors import DatasetError, InputError, TooManyRowsError
+from .schema import CoercionProblem, Feature, FeatureSchema, coerce_frame
+
+MAX_REPORTED_PROBLEMS = 20
+
+
+@dataclass
+class ValidatedInput:
+    frame: pd.DataFrame  # coerced feature columns only, in schema order
+    rows: int
+    extra_columns: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CsvInputSummary:
+    rows: int
+    extra_columns: list[str]
+    format: CsvFormat
+
+
+def _fail(message: str, field_name: str, details: list[str] | None = None) -> InputError:
+    return InputError(message, {field_name: details or [message]})
+
+
+def _kind_of(value: object) -> str:
+    return {dict: "an object", list: "a list"}.get(type(value), type(value).__name__)
+
+
+def frame_from_records(inputs: object) -> pd.DataFrame:
+    """A DataFrame from one JSON object or a list of them. Cell values must be scalars
+    (string, number, boolean or null); keys missing from a record are missing values."""
+    records = [inputs] if isinstance(inputs, dict) else inputs
+    if not isinstance(records, list):
+        raise _fail("inputs must be an object or a list of objects", "inputs")
+    if not records:
+        raise _fail("inputs is an empty list: there are no rows to predict", "inputs")
+    problems: list[str] = []
+    total = 0
+    for index, record in enumerate(records):
+        if not isinstance(record, dict):
+            total += 1
+            if len(problems) < MAX_REPORTED_PROBLEMS:
+                problems.append(
+                    f"row {index + 1} (inputs[{index}]) is {_kind_of(record)}, not an object"
+                )
+            continue
+        for column, value in record.items():
+            if isinstance(value, (dict, list, tuple, set)):
+                total += 1
+                if len(problems) < MAX_REPORTED_PROBLEMS:
+                    problems.append(
+                        f"row {index + 1}, column '{column}': {_kind_of(value)} is not a "
+                        "value (use a string, number, boolean or null)"
+                    )
+    if problems:
+        if total > len(problems):
+            problems.append(f"... and {total - len(problems)} more")
+        raise InputError(
+            f"{total} problem{'s' if total > 1 else ''} in inputs", {"inputs": problems}
+        )
+    return pd.DataFrame.from_records(records)
+
+
+def _problem_message(problem: CoercionProblem, kind: str, row_offset: int) -> str:
+    what = "a number" if kind == "numeric" else "true or false"
+    where = f"row {problem.row + row_offset}, column '{problem.column}'"
+    return f"{where}: '{problem.value}' is not {what}"
+
+
+def _value_error(messages: list[str], total: int, field_name: str) -> InputError:
+    details = list(messages)
+    if total > len(details):
+        details.append(f"... and {total - len(details)} more")
+    noun = "value cannot" if total == 1 else "values cannot"
+    return InputError(f"{total} {noun} be read as the column's type", {field_name: details})
+
+
+def coercion_error(
+    problems: list[CoercionProblem],
+    total: int,
+    features: list[Feature],
+    *,
+    row_offset: int = 0,
+    field_name: str = "inputs",
+) -> InputError:
+    """The InputError for ``coerce_frame``'s problems: the first 20, then a count."""
+    kinds = {feature.name: feature.kind for feature in features}
+    messages = [
+        _problem_message(problem, kinds[problem.column], row_offset) for problem in problems
+    ]
+    return _value_error(messages, total, field_name)
+
+
+def _missing_columns(present: list[str], schema: FeatureSchema, field_name: str) -> None:
+    known = set(present)
+    missing = [name for name in schema.feature_names if name not in known]
+    if missing:
+        names = ", ".join(f"'{name}'" for name in missing)
+        raise _fail(
+            f"missing column{'s' if len(missing) > 1 else ''} the model needs: {names}",
+            field_name,
+        )
+
+
+def _extra_columns(present: list[str], schema: FeatureSchema) -> list[str]:
+    needed = set(schema.feature_names)
+    return [str(name) for name in present if name not in needed]
+
+
+def validate_frame(
+    frame: pd.DataFrame,
+    schema: FeatureSchema,
+    *,
+    max_rows: int,
+    row_offset: int = 0,
+    field_name: str = "inputs",
+) -> ValidatedInput:
+    """Check a raw input frame and coerce its feature columns.
+
+    Refuses (InputError on ``field_name``) empty input, more than ``max_rows`` rows
+    (TooManyRowsError), missing feature columns (all named), and values that cannot be
+    read as their column's kind (the first 20, then a count). Unseen categories are
+    fine; extra columns are ignored and reported. ``row_offset`` is added to row
+    numbers so chunks of one file keep counting.
+    """
+    rows = len(frame)
+    if rows == 0:
+        raise _fail("no rows: the input is empty", field_name)
+    if rows > max_rows:
+        raise TooManyRowsError(
+            f"the input has {rows:,} rows; the limit is {max_rows:,}",
+            {field_name: [f"the input has {rows:,} rows; the limit is {max_rows:,}"]},
+        )
+    present = [str(name) for name in frame.columns]
+    _missing_columns(present, schema, field_name)
+    coerced, problems, total = coerce_frame(frame, schema.features)
+    if total:
+        raise coercion_error(
+            problems, total, schema.features, row_offset=row_offset, field_name=field_name
+        )
+    return ValidatedInput(frame=coerced, rows=rows, extra_columns=_extra_columns(present, schema))
+
+
+def validate_csv(
+    path: str | os.PathLike[str],
+    schema: FeatureSchema,
+    *,
+    max_rows: int,
+    chunk_rows: int = 100_000,
+) -> CsvInputSummary:
+    """Check a prediction CSV against the schema without loading it whole.
+
+    The header is checked first (missing columns), then the rows chunk by chunk; the
+    first 20 unreadable values across the whole file are reported with the total.
+    File-level problems (binary, empty, ragged rows) are InputErrors on ``file``.
+    """
+    field_name = "file"
+    try:
+        if os.path.getsize(path) == 0:
+            raise _fail("the file is empty", field_name)
+        fmt = sniff_format(path)
+        raw_names = read_header(path, fmt)
+        names = check_header(raw_names, min_columns=1)
+    except DatasetError as error:
+        raise InputError(error.message, error.errors) from error
+    _missing_columns(names, schema, field_name)
+
+    # Categorical values cannot fail coercion, so only numeric and boolean columns are
+    # read and checked: the same rule as validate_frame, at a fraction of the cost.
+    checked: list[Feature] = [
+        feature for feature in schema.features if feature.kind != "categorical"
+    ]
+    raw_by_name = dict(zip(names, raw_names, strict=True))
+    include = [raw_by_name[feature.name] for feature in checked] or [raw_names[0]]
+    messages: list[str] = []
+    kinds = {feature.name: feature.kind for feature in checked}
+    total = 0
+    rows = 0
+    try:
+        for table in iter_arrow_chunks(
+            path, fmt, raw_names, chunk_rows=chunk_rows, include=include
+        ):
+            if rows + table.num_rows > max_rows:
+                message = f"the file has more than {max_rows:,} rows; the limit is {max_rows:,}"
+                raise TooManyRowsError(message, {field_name: [message]})
+            if checked:
+                frame = frame_from_arrow(table, [feature.name for feature in checked])
+                _, problems, count = coerce_frame(frame, checked)
+                total += count
+                for problem in problems:
+                    if len(messages) < MAX_REPORTED_PROBLEMS:
+                        messages.append(_problem_message(problem, kinds[problem.column], rows))
+            rows += table.num_rows
+    except DatasetError as error:
+        raise InputError(error.message, error.errors) from error
+    if rows == 0:
+        raise _fail("no rows: the file has a header but no data rows", field_name)
+    if total:
+        raise _value_error(messages, total, field_name)
+    return CsvInputSummary(rows=rows, extra_columns=_extra_columns(names, schema), format=fmt)

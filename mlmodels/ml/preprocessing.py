@@ -1,0 +1,219 @@
+"""Which columns become features (and of which kind), and the scikit-learn
+preprocessing that turns coerced feature columns into what an estimator takes.
+
+The preprocessor always receives the output of ``schema.coerce_frame``: numeric
+columns as float64 with NaN, categorical and boolean columns as strings with NaN.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from .errors import TrainingError
+from .schema import Feature, coerce_column
+
+# Categories listed in the feature schema (for forms and input hints); the encoder
+# itself still learns every category.
+MAX_LISTED_CATEGORIES = 200
+
+# One-hot output is dense (HistGradientBoosting refuses sparse input), so a column
+# with thousands of categories would blow up memory: rarer categories beyond this
+# many share one "infrequent" column.
+MAX_ONE_HOT_CATEGORIES = 50
+
+# What CatBoost sees for a missing categorical value: it needs a string, not NaN.
+MISSING_CATEGORY = "__missing__"
+
+# A text column with more distinct values than this share of its rows (and at least
+# MIN_DISTINCT_FOR_HIGH_CARDINALITY of them) is a name, ticket or free text: one-hot
+# encoding it learns nothing that carries over to new rows.
+HIGH_CARDINALITY_SHARE = 0.5
+MIN_DISTINCT_FOR_HIGH_CARDINALITY = 20
+
+REASON_IDENTIFIER = "unique on every row (looks like an identifier)"
+REASON_CONSTANT = "constant"
+REASON_EMPTY = "every value is missing"
+
+
+def infer_kind(series: pd.Series) -> str:
+    """``numeric`` if every present value reads as a number, ``boolean`` if every
+    present value is a true/false, yes/no style word, ``categorical`` otherwise.
+
+    Numeric is tried first, so a 0/1 column stays numeric."""
+    for kind in ("numeric", "boolean"):
+        _, bad = coerce_column(series, kind)
+        if not bad.any():
+            return kind
+    return "categorical"
+
+
+def _drop_reason(values: pd.Series, kind: str) -> str | None:
+    """Why an automatically chosen column should be left out, or None to keep it."""
+    present = values.dropna()
+    distinct = int(present.nunique())
+    rows = len(values)
+    if distinct == 0:
+        return REASON_EMPTY
+    if distinct == 1:
+        return REASON_CONSTANT
+    if kind == "categorical":
+        if distinct == rows:
+            return REASON_IDENTIFIER
+        if (
+            distinct >= MIN_DISTINCT_FOR_HIGH_CARDINALITY
+            and distinct > HIGH_CARDINALITY_SHARE * len(present)
+        ):
+            return (
+                f"{distinct} different values in {len(present)} rows "
+                "(looks like an identifier or free text)"
+            )
+    if kind == "numeric" and distinct == rows and rows > 2:
+        numbers = present.to_numpy(dtype="float64")
+        whole = bool(np.all(np.mod(numbers, 1) == 0))
+        # Only a whole-number column that counts along the rows or fills a run
+        # (1..n) is an identifier; unique measurements (prices, weights) stay.
+        sequential = bool(
+            np.all(np.diff(numbers) > 0)
+            or np.all(np.diff(numbers) < 0)
+            or numbers.max() - numbers.min() == rows - 1
+        )
+        if whole and sequential:
+            return REASON_IDENTIFIER
+    return None
+
+
+def _categories(values: pd.Series) -> list[str]:
+    return sorted(values.dropna().astype(str).unique().tolist())[:MAX_LISTED_CATEGORIES]
+
+
+def select_features(
+    frame: pd.DataFrame, target: str, requested_features: list[str] | None = None
+) -> tuple[list[Feature], list[dict[str, str]]]:
+    """Choose the feature columns of ``frame`` and infer their kinds.
+
+    Without ``requested_features`` every column but the target is considered and
+    identifiers, constant and empty columns are dropped (each with a reason). With
+    ``requested_features`` exactly those columns are used, in the given order.
+    """
+    if requested_features is not None:
+        errors: list[str] = []
+        names = list(dict.fromkeys(requested_features))  # drop repeats, keep order
+        for name in names:
+            if name == target:
+                errors.append(f"'{name}' is the target; it cannot also be a feature")
+            elif name not in frame.columns:
+                errors.append(f"there is no column '{name}'")
+        if not names:
+            errors.append("choose at least one feature column")
+        if errors:
+            raise TrainingError("Some requested features cannot be used.", {"features": errors})
+        candidates = names
+    else:
+        candidates = [str(name) for name in frame.columns if name != target]
+
+    features: list[Feature] = []
+    dropped: list[dict[str, str]] = []
+    for name in candidates:
+        kind = infer_kind(frame[name])
+        values, _ = coerce_column(frame[name], kind)
+        if requested_features is None:
+            reason = _drop_reason(values, kind)
+            if reason is not None:
+                dropped.append({"name": name, "reason": reason})
+                continue
+        categories = _categories(values) if kind != "numeric" else None
+        features.append(Feature(name=name, kind=kind, categories=categories))
+    if not features:
+        raise TrainingError(
+            "No usable feature columns are left.",
+            {
+                "features": [
+                    "every column other than the target was left out: "
+                    + "; ".join(f"{item['name']}: {item['reason']}" for item in dropped[:10])
+                ]
+            },
+        )
+    return features, dropped
+
+
+def _split(features: list[Feature]) -> tuple[list[str], list[str]]:
+    numeric = [feature.name for feature in features if feature.kind == "numeric"]
+    categorical = [feature.name for feature in features if feature.kind != "numeric"]
+    return numeric, categorical
+
+
+def categorical_indices(features: list[Feature]) -> list[int]:
+    """Positions of the categorical and boolean columns in the output of the native
+    (CatBoost) preprocessor, which puts numeric columns first."""
+    numeric, categorical = _split(features)
+    return list(range(len(numeric), len(numeric) + len(categorical)))
+
+
+def build_preprocessor(
+    features: list[Feature], *, native_categorical: bool = False
+) -> ColumnTransformer:
+    """Numeric: median imputation + scaling; categorical and boolean: most frequent
+    value + one-hot (unknown categories at predict time encode as all zeros).
+
+    ``native_categorical`` (CatBoost): numeric columns pass through with NaN, which
+    CatBoost handles, and categorical/boolean columns get MISSING_CATEGORY for missing
+    values; see ``categorical_indices`` for their positions.
+    """
+    numeric, categorical = _split(features)
+    transformers: list[tuple[str, Any, list[str]]] = []
+    if native_categorical:
+        if numeric:
+            transformers.append(("numeric", "passthrough", numeric))
+        if categorical:
+            transformers.append(
+                (
+                    "categorical",
+                    SimpleImputer(strategy="constant", fill_value=MISSING_CATEGORY),
+                    categorical,
+                )
+            )
+        # A DataFrame keeps numeric columns float and categorical ones str, which is
+        # what CatBoost wants (a NumPy array would be all objects).
+        return ColumnTransformer(
+            transformers, remainder="drop", verbose_feature_names_out=False
+        ).set_output(transform="pandas")
+
+    if numeric:
+        transformers.append(
+            (
+                "numeric",
+                Pipeline(
+                    [("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]
+                ),
+                numeric,
+            )
+        )
+    if categorical:
+        transformers.append(
+            (
+                "categorical",
+                Pipeline(
+                    [
+                        ("impute", SimpleImputer(strategy="most_frequent")),
+                        (
+                            "encode",
+                            OneHotEncoder(
+                                handle_unknown="ignore",
+                                sparse_output=False,
+                                max_categories=MAX_ONE_HOT_CATEGORIES,
+                            ),
+                        ),
+                    ]
+                ),
+                categorical,
+            )
+        )
+    # sparse_threshold=0: always dense, see MAX_ONE_HOT_CATEGORIES.
+    return ColumnTransformer(transformers, remainder="drop", sparse_threshold=0.0)
