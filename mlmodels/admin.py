@@ -1,0 +1,322 @@
+"""Operators' screens: the algorithm catalog (enable, price), datasets, and trained
+models (publish, price per row, active version). Changes go through services."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.template.defaultfilters import filesizeformat
+
+from mlmodels import services
+from mlmodels.models import Algorithm, Dataset, TrainedModel
+from mlservice.errors import ServiceError
+
+
+@admin.register(Algorithm)
+class AlgorithmAdmin(admin.ModelAdmin):
+    list_display = ["name", "key", "task", "enabled", "training_price", "in_catalog", "models_trained"]
+    list_editable = ["enabled", "training_price"]
+    list_filter = ["task", "enabled", "in_catalog"]
+    search_fields = ["key", "name"]
+    readonly_fields = ["key", "name", "task", "description", "in_catalog"]
+    fields = ["key", "name", "task", "description", "in_catalog", "enabled", "training_price"]
+    actions = ["enable", "disable"]
+
+    def get_queryset(self, request):
+        from django.db.models import Count
+
+        return super().get_queryset(request).annotate(model_count=Count("trained_models"))
+
+    @admin.display(description="models", ordering="model_count")
+    def models_trained(self, algorithm: Algorithm) -> int:
+        return algorithm.model_count
+
+    # Rows come from the code catalog (sync_algorithms); operators only tune them.
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Enable the selected algorithms")
+    def enable(self, request, queryset: QuerySet[Algorithm]) -> None:
+        count = queryset.update(enabled=True)
+        self.message_user(request, f"Enabled {count} algorithm(s).", messages.SUCCESS)
+
+    @admin.action(description="Disable the selected algorithms (no new trainings)")
+    def disable(self, request, queryset: QuerySet[Algorithm]) -> None:
+        count = queryset.update(enabled=False)
+        self.message_user(request, f"Disabled {count} algorithm(s).", messages.SUCCESS)
+
+
+@admin.register(Dataset)
+class DatasetAdmin(admin.ModelAdmin):
+    list_display = ["name", "owner", "rows", "column_count", "size", "status", "created_at"]
+    list_filter = ["status", "created_at"]
+    search_fields = ["name", "original_filename", "owner__username"]
+    list_select_related = ["owner"]
+    date_hierarchy = "created_at"
+    readonly_fields = [
+        "owner",
+        "token",
+        "file",
+        "original_filename",
+        "size_bytes",
+        "rows",
+        "columns",
+        "encoding",
+        "delimiter",
+        "notes",
+        "status",
+        "profile",
+        "error",
+        "created_at",
+    ]
+    fields = ["name", *readonly_fields]
+
+    @admin.display(description="columns")
+    def column_count(self, dataset: Dataset) -> int:
+        return len(dataset.columns)
+
+    @admin.display(description="size", ordering="size_bytes")
+    def size(self, dataset: Dataset) -> str:
+        return filesizeformat(dataset.size_bytes)
+
+    def has_add_permission(self, request) -> bool:
+        return False  # uploads go through the upload page or the API, which check the file
+
+    def delete_model(self, request, obj: Dataset) -> None:
+        services.dataset_delete(dataset=obj)
+
+    def delete_queryset(self, request, queryset: QuerySet[Dataset]) -> None:
+        for dataset in queryset:
+            services.dataset_delete(dataset=dataset)
+
+
+class TrainedModelAdminForm(forms.ModelForm):
+    class Meta:
+        model = TrainedModel
+        fields = ["is_public", "price_per_row"]
+        help_texts = {
+            "is_public": "Publishing also makes this the active version of its name.",
+        }
+
+    def clean(self):
+        cleaned = super().clean()
+        if (
+            cleaned.get("is_public")
+            and not self.instance.is_public
+            and self.instance.status != TrainedModel.Status.READY
+        ):
+            raise forms.ValidationError({"is_public": "Only a ready model can be published."})
+        return cleaned
+
+
+@admin.register(TrainedModel)
+class TrainedModelAdmin(admin.ModelAdmin):
+    form = TrainedModelAdminForm
+    list_display = [
+        "__str__",
+        "owner",
+        "algorithm",
+        "status",
+        "score",
+        "is_public",
+        "is_active",
+        "price_per_row",
+        "training_fee",
+        "created_at",
+        "deleted_at",
+    ]
+    list_editable = ["is_public", "price_per_row"]
+    list_filter = [
+        "status",
+        "is_public",
+        "is_active",
+        "task",
+        "algorithm",
+        ("deleted_at", admin.EmptyFieldListFilter),
+    ]
+    search_fields = ["name", "owner__username", "dataset_name", "target"]
+    list_select_related = ["owner", "algorithm"]
+    date_hierarchy = "created_at"
+    actions = ["make_active", "publish", "unpublish", "fail_and_refund"]
+    readonly_fields = [
+        "owner",
+        "name",
+        "version",
+        "dataset",
+        "dataset_name",
+        "algorithm",
+        "task",
+        "target",
+        "requested_features",
+        "hyperparameters",
+        "test_size",
+        "random_state",
+        "status",
+        "progress",
+        "stage",
+        "error",
+        "task_id",
+        "enqueued_at",
+        "attempts",
+        "metrics",
+        "feature_schema",
+        "timings",
+        "rows_used",
+        "rows_dropped",
+        "warnings",
+        "artifact",
+        "artifact_sha256",
+        "artifact_size",
+        "library_versions",
+        "training_fee",
+        "is_active",
+        "active_set_by_staff",
+        "deleted_at",
+        "created_at",
+        "started_at",
+        "finished_at",
+    ]
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "owner",
+                    "name",
+                    "version",
+                    "status",
+                    "error",
+                    "is_public",
+                    "price_per_row",
+                    "is_active",
+                    "active_set_by_staff",
+                ]
+            },
+        ),
+        (
+            "Training request",
+            {
+                "fields": [
+                    "dataset",
+                    "dataset_name",
+                    "algorithm",
+                    "task",
+                    "target",
+                    "requested_features",
+                    "hyperparameters",
+                    "test_size",
+                    "random_state",
+                    "training_fee",
+                ]
+            },
+        ),
+        (
+            "Results",
+            {
+                "classes": ["collapse"],
+                "fields": ["metrics", "feature_schema", "timings", "rows_used", "rows_dropped", "warnings"],
+            },
+        ),
+        (
+            "Artifact",
+            {
+                "classes": ["collapse"],
+                "fields": ["artifact", "artifact_sha256", "artifact_size", "library_versions"],
+            },
+        ),
+        (
+            "Job",
+            {
+                "classes": ["collapse"],
+                "fields": [
+                    "progress",
+                    "stage",
+                    "task_id",
+                    "enqueued_at",
+                    "attempts",
+                    "created_at",
+                    "started_at",
+                    "finished_at",
+                    "deleted_at",
+                ],
+            },
+        ),
+    ]
+
+    @admin.display(description="score")
+    def score(self, model: TrainedModel) -> str:
+        metrics = model.metrics or {}
+        if model.status != TrainedModel.Status.READY:
+            return "—"
+        if model.task == "classification":
+            return f"acc {metrics.get('accuracy', 0):.3f}" if metrics.get("accuracy") is not None else "—"
+        return f"R² {metrics['r2']:.3f}" if metrics.get("r2") is not None else "—"
+
+    def has_add_permission(self, request) -> bool:
+        return False  # models are trained, not typed in
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # the ledger refers to models; owners soft-delete them
+
+    def save_model(self, request, obj: TrainedModel, form, change: bool) -> None:
+        # Publishing and pricing go through the service, which keeps one active
+        # version per name and refuses to publish an unfinished model.
+        changes = {}
+        if "is_public" in form.changed_data:
+            changes["is_public"] = form.cleaned_data["is_public"]
+        if "price_per_row" in form.changed_data:
+            changes["price_per_row"] = form.cleaned_data["price_per_row"]
+        if not changes:
+            return
+        current = TrainedModel.objects.get(pk=obj.pk)
+        try:
+            services.model_update_by_staff(model=current, **changes)
+        except ServiceError as error:
+            self.message_user(request, f"{current}: {error.detail}", messages.ERROR)
+
+    @admin.action(description="Make the selected version the active one of its name")
+    def make_active(self, request, queryset: QuerySet[TrainedModel]) -> None:
+        self._each(request, queryset, lambda model: services.model_set_active(model=model), "is now active")
+
+    @admin.action(description="Publish to the public catalog (and make active)")
+    def publish(self, request, queryset: QuerySet[TrainedModel]) -> None:
+        self._each(
+            request,
+            queryset,
+            lambda model: services.model_update_by_staff(model=model, is_public=True),
+            "is published",
+        )
+
+    @admin.action(description="Remove from the public catalog")
+    def unpublish(self, request, queryset: QuerySet[TrainedModel]) -> None:
+        self._each(
+            request,
+            queryset,
+            lambda model: services.model_update_by_staff(model=model, is_public=False),
+            "is no longer public",
+        )
+
+    @admin.action(description="Fail a queued or running training and refund its fee")
+    def fail_and_refund(self, request, queryset: QuerySet[TrainedModel]) -> None:
+        def fail(model: TrainedModel) -> None:
+            if not services.model_training_fail(
+                model_id=model.pk,
+                error="Stopped by an operator; the fee was refunded.",
+                statuses=(TrainedModel.Status.QUEUED, TrainedModel.Status.RUNNING),
+            ):
+                raise ServiceError("it is not queued or running")
+
+        self._each(request, queryset, fail, "was failed and refunded")
+
+    def _each(self, request, queryset, action, done: str) -> None:
+        for model in queryset.select_related("owner"):
+            try:
+                action(model)
+            except ServiceError as error:
+                self.message_user(request, f"{model}: {error.detail}", messages.ERROR)
+            else:
+                self.message_user(request, f"{model} {done}.", messages.SUCCESS)

@@ -1,0 +1,278 @@
+"""The datasets, algorithms and models API (API.md). Viewsets parse, call one service
+or selector and render; errors are domain exceptions turned into the one JSON shape
+by mlservice.api.exception_handler."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+
+from billing.services import idempotent_call, request_fingerprint
+from mlmodels import selectors, services
+from mlmodels.models import Dataset, TrainedModel
+from mlmodels.serializers import (
+    AlgorithmSerializer,
+    DatasetProfileSerializer,
+    DatasetSerializer,
+    DatasetUploadSerializer,
+    ModelStaffUpdateSerializer,
+    TrainedModelSerializer,
+    TrainRequestSerializer,
+)
+from mlservice.errors import Conflict, InvalidInput, NotAllowed, PayloadTooLarge
+from mlservice.jobs import parse_prefer_wait, wait_until_finished
+from mlservice.openapi import ERROR_RESPONSES, IDEMPOTENCY_HEADER, PREFER_HEADER
+
+# Multipart framing around the file: a request this much bigger than the file limit
+# is refused from its Content-Length before the body is read.
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
+
+
+def refuse_oversized_upload(request) -> None:
+    """413 before reading the body when Content-Length already says it is too big, so
+    a huge upload is not spooled to disk only to be refused."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return
+    limit = settings.DATASET_MAX_BYTES
+    if length > limit + MULTIPART_OVERHEAD_BYTES:
+        message = f"The upload is {length / 1e6:.1f} MB; the file limit is {limit / 1e6:.1f} MB."
+        raise PayloadTooLarge(message, {"file": [message]}, limit_bytes=limit)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Algorithms and their hyperparameter schemas",
+        responses={200: AlgorithmSerializer(many=True), **ERROR_RESPONSES},
+    ),
+    retrieve=extend_schema(
+        summary="One algorithm by key", responses={200: AlgorithmSerializer, **ERROR_RESPONSES}
+    ),
+)
+class AlgorithmViewSet(viewsets.ReadOnlyModelViewSet):
+    """The algorithms this service offers (disabled ones included, with
+    ``enabled: false``), each with its training price and the hyperparameters a
+    training request may set: ``name``, ``type`` (int, float, bool, choice),
+    ``default``, ``min``, ``max``, ``choices``, ``help``."""
+
+    serializer_class = AlgorithmSerializer
+    lookup_field = "key"
+
+    def get_queryset(self):
+        return selectors.algorithm_list()
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Your datasets", responses={200: DatasetSerializer(many=True), **ERROR_RESPONSES}
+    ),
+    retrieve=extend_schema(
+        summary="One of your datasets", responses={200: DatasetSerializer, **ERROR_RESPONSES}
+    ),
+    destroy=extend_schema(summary="Delete a dataset and its file", responses={204: None, **ERROR_RESPONSES}),
+)
+class DatasetViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
+):
+    """Upload CSV files and read their columns and profiles. Only your own datasets
+    are visible; another user's dataset is a 404."""
+
+    serializer_class = DatasetSerializer
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    def get_serializer_class(self):
+        # The browsable API draws its upload form from this.
+        return DatasetUploadSerializer if self.action == "create" else DatasetSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no user
+            return Dataset.objects.none()
+        return selectors.dataset_list_for_user(user=self.request.user)
+
+    def get_object(self) -> Dataset:
+        return selectors.dataset_get_for_user(user=self.request.user, pk=self.kwargs["pk"])
+
+    @extend_schema(
+        summary="Upload a CSV dataset",
+        request={"multipart/form-data": DatasetUploadSerializer},
+        responses={
+            201: DatasetSerializer,
+            413: OpenApiResponse(description="The file is larger than DATASET_MAX_BYTES."),
+            **ERROR_RESPONSES,
+        },
+    )
+    def create(self, request, *args, **kwargs):
+        """Multipart ``file`` (CSV) and optional ``name``. The file is checked at once
+        (encoding, delimiter, header, row and column limits, ragged lines: a 400 with
+        the reason under ``errors.file``) and its columns are returned with their
+        kinds and missing counts; the profile is computed in the background
+        (``status`` ``profiling`` → ``ready``)."""
+        refuse_oversized_upload(request)
+        serializer = DatasetUploadSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        dataset = services.dataset_upload(
+            user=request.user,
+            file=serializer.validated_data["file"],
+            name=serializer.validated_data.get("name", ""),
+        )
+        body = DatasetSerializer(dataset, context=self.get_serializer_context()).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+    def perform_destroy(self, instance: Dataset) -> None:
+        services.dataset_delete(dataset=instance)
+
+    @extend_schema(
+        summary="Per-column statistics and chart data",
+        responses={
+            200: DatasetProfileSerializer,
+            409: OpenApiResponse(description="Still profiling (`status: profiling`) or profiling failed."),
+            **ERROR_RESPONSES,
+        },
+    )
+    @action(detail=True, methods=["get"])
+    def profile(self, request, pk=None):
+        """The profile: per column ``missing``, ``unique`` and either numeric
+        statistics with a ``histogram`` (``edges``, ``counts``) or the ``top``
+        values with counts; and ``correlations`` (``columns``, ``matrix``) of the
+        numeric columns.
+
+        While the dataset is still being profiled the answer is **409** with
+        ``status: "profiling"`` — retry in a second or two (or poll
+        ``datasets/{id}/`` until ``status`` is ``ready``). A dataset whose profiling
+        failed is also a 409, with ``status: "failed"`` and the reason."""
+        dataset = self.get_object()
+        if dataset.status == Dataset.Status.PROFILING:
+            raise Conflict(
+                "The dataset is still being profiled; try again in a few seconds.", status="profiling"
+            )
+        if dataset.status == Dataset.Status.FAILED:
+            raise Conflict(f"Profiling failed: {dataset.error}", status="failed")
+        body = {"id": dataset.pk, "status": dataset.status, **(dataset.profile or {})}
+        return Response(body)
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Your models and the public catalog",
+        parameters=[
+            OpenApiParameter("status", OpenApiTypes.STR, enum=TrainedModel.Status.values),
+            OpenApiParameter("algorithm", OpenApiTypes.STR, description="An algorithm key."),
+            OpenApiParameter("mine", OpenApiTypes.BOOL, description="Only your own models."),
+        ],
+        responses={200: TrainedModelSerializer(many=True), **ERROR_RESPONSES},
+    ),
+    retrieve=extend_schema(summary="One model", responses={200: TrainedModelSerializer, **ERROR_RESPONSES}),
+    destroy=extend_schema(
+        summary="Delete a model (owner or staff)", responses={204: None, **ERROR_RESPONSES}
+    ),
+)
+class TrainedModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Trained models: yours in any status, and the public catalog (ready, active and
+    published models of anyone)."""
+
+    serializer_class = TrainedModelSerializer
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_serializer_class(self):
+        # Input shapes for the browsable API's forms; answers always use the output one.
+        return {"create": TrainRequestSerializer, "partial_update": ModelStaffUpdateSerializer}.get(
+            self.action, TrainedModelSerializer
+        )
+
+    def _render(self, model: TrainedModel) -> dict:
+        return TrainedModelSerializer(model, context=self.get_serializer_context()).data
+
+    def get_queryset(self):
+        params = self.request.query_params
+        model_status = params.get("status") or None
+        if model_status and model_status not in TrainedModel.Status.values:
+            choices = ", ".join(TrainedModel.Status.values)
+            raise InvalidInput(
+                f"status: must be one of {choices}.", {"status": [f"Must be one of {choices}."]}
+            )
+        return selectors.model_list_for_user(
+            user=self.request.user,
+            mine=_flag(params.get("mine")),
+            status=model_status,
+            algorithm=params.get("algorithm") or None,
+        )
+
+    def get_object(self) -> TrainedModel:
+        return selectors.model_get_for_user(user=self.request.user, pk=self.kwargs["pk"])
+
+    @extend_schema(
+        summary="Train a model",
+        request=TrainRequestSerializer,
+        parameters=[IDEMPOTENCY_HEADER, PREFER_HEADER],
+        responses={
+            202: TrainedModelSerializer,
+            201: OpenApiResponse(TrainedModelSerializer, description="Finished within Prefer: wait=N."),
+            **ERROR_RESPONSES,
+        },
+    )
+    def create(self, request, *args, **kwargs):
+        """Every check (dataset ready and yours, target suits the algorithm's task,
+        algorithm enabled, hyperparameters, test_size 0.05–0.5, features) is made
+        before anything is charged: a 400 names each bad field. Then the model is
+        created ``queued`` as the next version of ``name``, the algorithm's training
+        price is charged (402 with ``balance`` and ``cost`` when short) and the job
+        is enqueued. A failed training is refunded. The newest version that becomes
+        ready becomes the active one unless staff chose another."""
+        wait = parse_prefer_wait(request.headers.get("Prefer"))
+        serializer = TrainRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        training_request = services.training_validate(user=request.user, **serializer.validated_data)
+
+        def call():
+            model = services.model_submit(user=request.user, request=training_request)
+            return status.HTTP_202_ACCEPTED, self._render(model)
+
+        answer = idempotent_call(
+            user=request.user,
+            scope="models",
+            key=request.headers.get("Idempotency-Key"),
+            fingerprint=request_fingerprint(request.data),
+            call=call,
+        )
+        if wait and not answer.replayed and answer.status == status.HTTP_202_ACCEPTED:
+            model_id = answer.body["id"]
+            finished = (TrainedModel.Status.READY, TrainedModel.Status.FAILED)
+            if wait_until_finished(TrainedModel.objects.all(), model_id, seconds=wait, finished=finished):
+                model = TrainedModel.objects.select_related("algorithm", "owner").get(pk=model_id)
+                return Response(self._render(model), status=status.HTTP_201_CREATED)
+        return Response(answer.body, status=answer.status)
+
+    def destroy(self, request, *args, **kwargs):
+        """Soft delete: the model leaves every list, its artifact file is removed, the
+        ledger keeps its history. Owner or staff; anyone else gets a 404."""
+        model = selectors.model_get_owned(user=request.user, pk=kwargs["pk"])
+        services.model_delete(model=model)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="Publish, price or activate a model (staff)",
+        request=ModelStaffUpdateSerializer,
+        responses={200: TrainedModelSerializer, **ERROR_RESPONSES},
+    )
+    def partial_update(self, request, *args, **kwargs):
+        """Staff only: ``is_public`` (publishing also makes the version active),
+        ``price_per_row`` (≥ 0, at most 4 decimals) and ``is_active`` (one active
+        version per owner and name; the others are deactivated). Others get a 403 for
+        a model they can see, a 404 otherwise."""
+        model = self.get_object()
+        if not request.user.is_staff:
+            raise NotAllowed("Only staff can publish models, set their price or choose the active version.")
+        serializer = ModelStaffUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        model = services.model_update_by_staff(model=model, **serializer.validated_data)
+        return Response(self._render(model))

@@ -1,0 +1,240 @@
+"""Web forms. They check types and build the arguments of the same services the API
+calls; every rule (ranges, target checks, hyperparameters) is the service's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.template.defaultfilters import filesizeformat
+from django.urls import reverse
+
+from mlmodels import selectors
+from mlmodels.ml import catalog
+from mlmodels.models import Dataset, TrainedModel
+from mlservice.errors import ServiceError
+from mlservice.forms import add_service_error
+
+HP_PREFIX = "hp_"
+
+
+class DatasetUploadForm(forms.Form):
+    file = forms.FileField(
+        label="CSV file",
+        allow_empty_file=True,  # the service refuses it, in the same words as the API
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.tsv,.txt,text/csv"}),
+    )
+    name = forms.CharField(
+        max_length=200, required=False, help_text="Optional; defaults to the file name without .csv."
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["file"].help_text = (
+            f"Comma, semicolon or tab separated, with a header line. Up to "
+            f"{filesizeformat(settings.DATASET_MAX_BYTES)}, {settings.DATASET_MAX_ROWS:,} rows and "
+            f"{settings.DATASET_MAX_COLUMNS} columns. UTF-8 is best; cp1251 and Latin-1 are read too."
+        )
+
+
+def _hyperparameter_field(parameter: catalog.HyperParameter) -> forms.Field:
+    label = parameter.name.replace("_", " ").capitalize()
+    default = parameter.default
+    help_text = parameter.help
+    if parameter.type == "bool":
+        return forms.BooleanField(label=label, required=False, initial=bool(default), help_text=help_text)
+    if parameter.type == "choice":
+        return forms.ChoiceField(
+            label=label,
+            choices=[(choice, choice) for choice in parameter.choices or []],
+            initial=default,
+            help_text=help_text,
+        )
+    attrs: dict[str, Any] = {}
+    if parameter.min is not None:
+        attrs["min"] = parameter.min
+    if parameter.max is not None:
+        attrs["max"] = parameter.max
+    bounds = []
+    if parameter.min is not None or parameter.max is not None:
+        bounds.append(f"range {_plain(parameter.min)} – {_plain(parameter.max)}")
+    if parameter.nullable:
+        bounds.append("leave empty for none")
+    if bounds:
+        help_text = f"{help_text} ({'; '.join(bounds)})"
+    if parameter.type == "int":
+        attrs["step"] = 1
+        return forms.IntegerField(
+            label=label,
+            required=not parameter.nullable,
+            initial=default,
+            help_text=help_text,
+            widget=forms.NumberInput(attrs=attrs),
+        )
+    attrs["step"] = "any"
+    return forms.FloatField(
+        label=label,
+        required=not parameter.nullable,
+        initial=default,
+        help_text=help_text,
+        widget=forms.NumberInput(attrs=attrs),
+    )
+
+
+def _plain(number: float | None) -> str:
+    if number is None:
+        return "∞"
+    return str(int(number)) if float(number).is_integer() and abs(number) < 1e15 else f"{number:g}"
+
+
+class TrainForm(forms.Form):
+    """dataset → target → algorithm → its hyperparameters → advanced options. The
+    target, feature and hyperparameter fields depend on the chosen dataset, target
+    and algorithm; the page re-renders the form (htmx) when those change."""
+
+    name = forms.CharField(
+        label="Model name",
+        max_length=100,
+        help_text="Training again under the same name makes its next version.",
+    )
+    dataset = forms.ModelChoiceField(queryset=Dataset.objects.none(), empty_label="Choose a dataset…")
+    target = forms.ChoiceField(
+        label="Target column", choices=[], help_text="The column the model learns to predict."
+    )
+    algorithm = forms.ChoiceField(choices=[])
+    test_size = forms.FloatField(
+        label="Test size",
+        initial=0.2,
+        help_text="Share of the rows held out to measure the model (0.05–0.5).",
+        widget=forms.NumberInput(attrs={"min": 0.05, "max": 0.5, "step": 0.05}),
+    )
+    random_state = forms.IntegerField(
+        label="Random seed",
+        initial=42,
+        help_text="The same seed, data and settings give the same model.",
+        widget=forms.NumberInput(attrs={"min": 0, "step": 1}),
+    )
+    features = forms.MultipleChoiceField(
+        label="Feature columns",
+        required=False,
+        choices=[],
+        widget=forms.CheckboxSelectMultiple,
+        help_text=(
+            "Leave all unchecked to use every column but the target, minus identifier-like "
+            "and constant columns (the model lists what it left out)."
+        ),
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        # Changing the dataset, target or algorithm re-renders the dependent fields.
+        refresh = {
+            "hx-get": reverse("mlmodels:model-train"),
+            "hx-trigger": "change",
+            "hx-target": "#train-fields",
+            "hx-swap": "outerHTML",
+            "hx-include": "closest form",
+        }
+        for name in ("dataset", "target", "algorithm"):
+            self.fields[name].widget.attrs.update(refresh)
+        datasets = selectors.dataset_list_for_user(user=user).filter(status=Dataset.Status.READY)
+        self.fields["dataset"].queryset = datasets
+        self.chosen_dataset = self._chosen_dataset(datasets)
+        self.algorithms = list(selectors.algorithm_list(enabled_only=True).order_by("task", "name"))
+
+        grouped: dict[str, list[tuple[str, str]]] = {}
+        for algorithm in self.algorithms:
+            price = "free" if not algorithm.training_price else f"{algorithm.training_price} coins"
+            grouped.setdefault(algorithm.get_task_display(), []).append(
+                (algorithm.key, f"{algorithm.name} — {price}")
+            )
+        self.fields["algorithm"].choices = [("", "Choose an algorithm…"), *grouped.items()]
+
+        columns = self.chosen_dataset.columns if self.chosen_dataset is not None else []
+        self.fields["target"].choices = [("", "Choose the target…")] + [
+            (column["name"], f"{column['name']} ({column['kind']})") for column in columns
+        ]
+        target = self._value("target")
+        self.fields["features"].choices = [
+            (column["name"], f"{column['name']} ({column['kind']})")
+            for column in columns
+            if column["name"] != target
+        ]
+
+        self.spec = catalog.ALGORITHMS.get(self._value("algorithm") or "")
+        if self.spec is not None and self.spec.key not in {algorithm.key for algorithm in self.algorithms}:
+            self.spec = None
+        self.hyperparameter_names: list[str] = []
+        for parameter in self.spec.hyperparameters if self.spec else []:
+            field_name = HP_PREFIX + parameter.name
+            self.fields[field_name] = _hyperparameter_field(parameter)
+            self.hyperparameter_names.append(field_name)
+
+    def _value(self, name: str) -> str | None:
+        if self.is_bound:
+            return self.data.get(name) or None
+        value = self.initial.get(name)
+        return getattr(value, "pk", value) if value not in (None, "") else None
+
+    def _chosen_dataset(self, datasets) -> Dataset | None:
+        value = self._value("dataset")
+        if value is None or not str(value).isdigit():
+            return None
+        return datasets.filter(pk=int(value)).first()
+
+    @property
+    def chosen_algorithm(self):
+        return next(
+            (algorithm for algorithm in self.algorithms if self.spec and algorithm.key == self.spec.key), None
+        )
+
+    @property
+    def hyperparameter_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.hyperparameter_names]
+
+    def service_arguments(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        hyperparameters = {name[len(HP_PREFIX) :]: data.get(name) for name in self.hyperparameter_names}
+        return {
+            "name": data["name"],
+            "dataset": data["dataset"].pk,
+            "target": data["target"],
+            "algorithm": data["algorithm"],
+            "hyperparameters": hyperparameters,
+            "test_size": data["test_size"],
+            "random_state": data["random_state"],
+            "features": list(data["features"]) or None,
+        }
+
+    def add_service_error(self, error: ServiceError) -> None:
+        """Place the service's ``hyperparameters.<name>`` errors on the generated
+        fields, the rest as add_service_error does."""
+        renamed: dict[str, list[str]] = {}
+        for field, messages in error.errors.items():
+            if field.startswith("hyperparameters.") and HP_PREFIX + field.split(".", 1)[1] in self.fields:
+                renamed[HP_PREFIX + field.split(".", 1)[1]] = messages
+            elif field.startswith("hyperparameters"):
+                renamed["__all__"] = renamed.get("__all__", []) + messages
+            else:
+                renamed[field] = messages
+        shown = ServiceError(error.detail, {k: v for k, v in renamed.items() if k != "__all__"})
+        add_service_error(self, shown)
+        for message in renamed.get("__all__", []):
+            self.add_error(None, message)
+
+
+class ModelFilterForm(forms.Form):
+    """The model list's filters (GET)."""
+
+    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *TrainedModel.Status.choices])
+    algorithm = forms.ChoiceField(required=False, choices=[])
+    mine = forms.BooleanField(required=False, label="Only mine")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["algorithm"].choices = [("", "Any algorithm")] + [
+            (algorithm.key, f"{algorithm.name} ({algorithm.get_task_display().lower()})")
+            for algorithm in selectors.algorithm_list().order_by("task", "name")
+        ]

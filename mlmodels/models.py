@@ -1,0 +1,185 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from billing.models import COINS
+
+
+def dataset_upload_to(dataset: Dataset, filename: str) -> str:
+    return f"datasets/{dataset.owner_id}/{timezone.now():%Y%m%d%H%M%S}-{dataset.token}.csv"
+
+
+class Dataset(models.Model):
+    class Status(models.TextChoices):
+        PROFILING = "profiling", "Profiling"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="datasets")
+    name = models.CharField(max_length=200)
+    token = models.CharField(max_length=32, help_text="Random part of the stored file name.")
+    file = models.FileField(upload_to=dataset_upload_to, max_length=300)
+    original_filename = models.CharField(max_length=255, blank=True)
+    size_bytes = models.BigIntegerField(default=0)
+    rows = models.PositiveIntegerField(default=0)
+    # [{"name", "kind", "missing"}] as inferred at upload.
+    columns = models.JSONField(default=list)
+    encoding = models.CharField(max_length=32, blank=True)
+    delimiter = models.CharField(max_length=4, blank=True)
+    notes = models.JSONField(
+        default=list, blank=True, help_text="Things worth knowing about the file, e.g. its encoding."
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PROFILING)
+    profile = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def column_names(self) -> list[str]:
+        return [column["name"] for column in self.columns]
+
+    @property
+    def delimiter_name(self) -> str:
+        names = {",": "comma", ";": "semicolon", "\t": "tab", "|": "vertical bar"}
+        return names.get(self.delimiter, repr(self.delimiter))
+
+
+class Algorithm(models.Model):
+    """The database side of the code catalog (mlmodels.ml.catalog): operators enable
+    algorithms and set their training price here; the hyperparameter schema stays in
+    code. Kept in step by mlmodels.services.algorithm_sync."""
+
+    class Task(models.TextChoices):
+        CLASSIFICATION = "classification", "Classification"
+        REGRESSION = "regression", "Regression"
+
+    key = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=100)
+    task = models.CharField(max_length=16, choices=Task.choices)
+    description = models.TextField(blank=True)
+    enabled = models.BooleanField(default=True)
+    training_price = models.DecimalField(**COINS, default=Decimal("5.00"))
+    in_catalog = models.BooleanField(default=True, help_text="False when the code no longer offers it.")
+
+    class Meta:
+        ordering = ["task", "name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(training_price__gte=0), name="algorithm_price_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TrainedModel(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="trained_models"
+    )
+    name = models.CharField(max_length=100)
+    version = models.PositiveIntegerField(default=1)
+    dataset = models.ForeignKey(
+        Dataset, on_delete=models.SET_NULL, null=True, blank=True, related_name="trained_models"
+    )
+    dataset_name = models.CharField(max_length=200, blank=True)
+    algorithm = models.ForeignKey(Algorithm, on_delete=models.PROTECT, related_name="trained_models")
+    task = models.CharField(max_length=16, choices=Algorithm.Task.choices)
+    target = models.CharField(max_length=255)
+    requested_features = models.JSONField(null=True, blank=True)
+    hyperparameters = models.JSONField(default=dict)
+    test_size = models.FloatField(default=0.2)
+    random_state = models.IntegerField(default=42)
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    progress = models.PositiveSmallIntegerField(default=0)
+    stage = models.CharField(max_length=32, blank=True)
+    error = models.TextField(blank=True)
+    task_id = models.CharField(max_length=64, blank=True)
+    # The sweep enqueues a job again when it has sat in the queue too long (a broker
+    # without delivery receipts can lose it); these say when and how often.
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Times the job was enqueued.")
+
+    metrics = models.JSONField(default=dict, blank=True)
+    feature_schema = models.JSONField(null=True, blank=True)
+    timings = models.JSONField(default=dict, blank=True)
+    rows_used = models.PositiveIntegerField(null=True, blank=True)
+    rows_dropped = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Rows dropped for a missing target."
+    )
+    warnings = models.JSONField(
+        default=list, blank=True, help_text="Things the trainer noticed, e.g. no convergence."
+    )
+    artifact = models.CharField(max_length=300, blank=True, help_text="Path under MEDIA_ROOT.")
+    artifact_sha256 = models.CharField(max_length=64, blank=True)
+    artifact_size = models.BigIntegerField(null=True, blank=True)
+    library_versions = models.JSONField(default=dict, blank=True)
+
+    training_fee = models.DecimalField(**COINS, default=Decimal("0.00"))
+    # Prices per row may be fractions of a cent; a prediction's cost is rounded up to 0.01.
+    price_per_row = models.DecimalField(max_digits=12, decimal_places=4, default=Decimal("0.01"))
+    is_public = models.BooleanField(default=False, help_text="Listed in the public catalog for every user.")
+    is_active = models.BooleanField(
+        default=True, help_text="The version predictions may use; one per owner and name."
+    )
+    # When staff chose the active version (or published it), a newer version that
+    # becomes ready does not take its place: see services.model_training_succeed.
+    active_set_by_staff = models.BooleanField(
+        default=False, help_text="Staff chose this version: newer versions do not replace it automatically."
+    )
+    deleted_at = models.DateTimeField(
+        null=True, blank=True, help_text="Deleted by its owner; kept for the ledger."
+    )
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "is_public", "is_active"])]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name", "version"], name="model_version_unique"),
+            models.UniqueConstraint(
+                fields=["owner", "name"],
+                condition=Q(is_active=True, deleted_at__isnull=True),
+                name="model_one_active_version",
+            ),
+            models.CheckConstraint(condition=Q(price_per_row__gte=0), name="model_price_not_negative"),
+            models.CheckConstraint(condition=Q(progress__lte=100), name="model_progress_at_most_100"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.READY, self.Status.FAILED)
+
+    @property
+    def classes(self) -> list | None:
+        return (self.feature_schema or {}).get("classes")
+
+    @property
+    def features(self) -> list[dict]:
+        return (self.feature_schema or {}).get("features", [])
+
+    @property
+    def dropped_columns(self) -> list[dict]:
+        return (self.feature_schema or {}).get("dropped", [])

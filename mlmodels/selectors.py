@@ -1,0 +1,73 @@
+"""Reads scoped to a user. Another user's object is always a 404 (Http404)."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+from django.shortcuts import get_object_or_404
+
+from mlmodels.models import Algorithm, Dataset, TrainedModel
+
+
+def dataset_list_for_user(*, user) -> QuerySet[Dataset]:
+    return Dataset.objects.filter(owner=user)
+
+
+def dataset_get_for_user(*, user, pk) -> Dataset:
+    return get_object_or_404(Dataset, pk=pk, owner=user)
+
+
+def algorithm_list(*, enabled_only: bool = False) -> QuerySet[Algorithm]:
+    algorithms = Algorithm.objects.filter(in_catalog=True)
+    return algorithms.filter(enabled=True) if enabled_only else algorithms
+
+
+def _visible_to(user) -> Q:
+    # Yours (any status), or published by anyone: ready, active and public.
+    return Q(owner=user) | Q(is_public=True, is_active=True, status=TrainedModel.Status.READY)
+
+
+def model_list_for_user(
+    *,
+    user,
+    mine: bool = False,
+    status: str | None = None,
+    algorithm: str | None = None,
+) -> QuerySet[TrainedModel]:
+    """The caller's models (any status) and the public catalog, newest first;
+    ``mine`` keeps only the caller's. Optional filters by status and algorithm key."""
+    models = TrainedModel.objects.filter(deleted_at__isnull=True).select_related("algorithm", "owner")
+    if not getattr(user, "is_authenticated", False):
+        return models.none()
+    models = models.filter(owner=user) if mine else models.filter(_visible_to(user))
+    if status:
+        models = models.filter(status=status)
+    if algorithm:
+        models = models.filter(algorithm__key=algorithm)
+    return models
+
+
+def model_get_for_user(*, user, pk) -> TrainedModel:
+    """A model the user may see: their own, or one in the public catalog. Staff may
+    see any model that is not deleted."""
+    if getattr(user, "is_staff", False):
+        models = TrainedModel.objects.filter(deleted_at__isnull=True).select_related("algorithm", "owner")
+        return get_object_or_404(models, pk=pk)
+    return get_object_or_404(model_list_for_user(user=user), pk=pk)
+
+
+def model_get_owned(*, user, pk) -> TrainedModel:
+    """A model the user may change: their own (staff may change any)."""
+    models = TrainedModel.objects.filter(deleted_at__isnull=True).select_related("algorithm", "owner")
+    if not user.is_staff:
+        models = models.filter(owner=user)
+    return get_object_or_404(models, pk=pk)
+
+
+def model_versions(*, model: TrainedModel, user) -> QuerySet[TrainedModel]:
+    """The other versions of ``model``'s name that ``user`` may see, newest first."""
+    versions = TrainedModel.objects.filter(
+        owner_id=model.owner_id, name=model.name, deleted_at__isnull=True
+    ).select_related("algorithm")
+    if not (user.is_staff or user.pk == model.owner_id):
+        versions = versions.filter(is_public=True, is_active=True, status=TrainedModel.Status.READY)
+    return versions.order_by("-version")

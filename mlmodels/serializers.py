@@ -1,0 +1,242 @@
+"""Explicit input and output shapes for the datasets, algorithms and models API
+(see API.md). Input serializers check types only; the rules live in services."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from mlmodels.models import Algorithm, Dataset, TrainedModel
+from mlmodels.services import algorithm_hyperparameters
+
+# Sent by the browsable API's HTML forms, not by the caller.
+IGNORED_FORM_FIELDS = {"csrfmiddlewaretoken", "_content_type", "_content"}
+
+
+class RejectUnknownFieldsMixin:
+    """A field the endpoint does not know is a 400, not silently ignored: a typo in an
+    optional field (``test_szie``) would otherwise train with the default."""
+
+    def to_internal_value(self, data):
+        unknown: dict[str, list[str]] = {}
+        if isinstance(data, Mapping):
+            allowed = ", ".join(self.fields)
+            unknown = {
+                name: [f"Unknown field; allowed fields are: {allowed}."]
+                for name in sorted(set(data) - set(self.fields) - IGNORED_FORM_FIELDS)
+            }
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as error:
+            if unknown and isinstance(error.detail, dict):
+                error.detail.update(unknown)
+            raise
+        if unknown:
+            raise serializers.ValidationError(unknown)
+        return value
+
+
+# Statuses are described in words rather than as enums: several apps have a field
+# called ``status`` with different values, and drf-spectacular names every enum after
+# its field, so they would collide (W001, which fails the deploy check). Adding
+# ENUM_NAME_OVERRIDES to SPECTACULAR_SETTINGS would allow real enums again.
+@extend_schema_field({"type": "string", "description": "One of: " + ", ".join(Dataset.Status.values) + "."})
+class DatasetStatusField(serializers.CharField):
+    pass
+
+
+@extend_schema_field(
+    {"type": "string", "description": "One of: " + ", ".join(TrainedModel.Status.values) + "."}
+)
+class ModelStatusField(serializers.CharField):
+    pass
+
+
+# --- Algorithms --------------------------------------------------------------------------
+
+
+class HyperParameterSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    type = serializers.ChoiceField(choices=["int", "float", "bool", "choice"])
+    default = serializers.JSONField(allow_null=True)
+    min = serializers.FloatField(allow_null=True)
+    max = serializers.FloatField(allow_null=True)
+    choices = serializers.ListField(child=serializers.CharField(), allow_null=True)
+    help = serializers.CharField()
+    nullable = serializers.BooleanField()
+
+
+class AlgorithmSerializer(serializers.ModelSerializer):
+    hyperparameters = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Algorithm
+        fields = ["key", "name", "task", "description", "training_price", "enabled", "hyperparameters"]
+
+    @extend_schema_field(HyperParameterSerializer(many=True))
+    def get_hyperparameters(self, algorithm: Algorithm) -> list[dict[str, Any]]:
+        return algorithm_hyperparameters(algorithm.key)
+
+
+# --- Datasets ----------------------------------------------------------------------------
+
+
+class ColumnSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    kind = serializers.ChoiceField(choices=["numeric", "categorical", "boolean"])
+    missing = serializers.IntegerField()
+
+
+class DatasetSerializer(serializers.ModelSerializer):
+    status = DatasetStatusField(read_only=True)
+    columns = ColumnSerializer(many=True, read_only=True)
+    profile_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Dataset
+        fields = [
+            "id",
+            "name",
+            "status",
+            "rows",
+            "columns",
+            "original_filename",
+            "size_bytes",
+            "encoding",
+            "delimiter",
+            "notes",
+            "error",
+            "created_at",
+            "profile_url",
+        ]
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_profile_url(self, dataset: Dataset) -> str:
+        request = self.context.get("request")
+        path = f"/api/v1/datasets/{dataset.pk}/profile/"
+        return request.build_absolute_uri(path) if request else path
+
+
+class DatasetUploadSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    # Empty files are let through so the engine refuses them in the same words as any bad file.
+    file = serializers.FileField(
+        allow_empty_file=True, help_text="The CSV file (comma, semicolon or tab separated)."
+    )
+    name = serializers.CharField(
+        required=False, allow_blank=True, max_length=200, help_text="Defaults to the file name."
+    )
+
+
+class DatasetProfileSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    rows = serializers.IntegerField()
+    columns = serializers.ListField(child=serializers.DictField(), help_text="Statistics per column.")
+    correlations = serializers.DictField(help_text="Pearson correlations of the numeric columns.")
+
+
+# --- Models ------------------------------------------------------------------------------
+
+
+class FeatureSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    kind = serializers.CharField()
+    categories = serializers.ListField(child=serializers.CharField(), allow_null=True)
+
+
+class TrainedModelSerializer(serializers.ModelSerializer):
+    status = ModelStatusField(read_only=True)
+    algorithm = serializers.CharField(source="algorithm.key")
+    algorithm_name = serializers.CharField(source="algorithm.name")
+    owner = serializers.CharField(source="owner.username")
+    features = FeatureSerializer(many=True, read_only=True)
+    classes = serializers.SerializerMethodField()
+    dropped_columns = serializers.ListField(child=serializers.DictField(), read_only=True)
+
+    class Meta:
+        model = TrainedModel
+        fields = [
+            "id",
+            "name",
+            "version",
+            "algorithm",
+            "algorithm_name",
+            "task",
+            "hyperparameters",
+            "status",
+            "stage",
+            "progress",
+            "error",
+            "metrics",
+            "features",
+            "target",
+            "classes",
+            "price_per_row",
+            "is_public",
+            "is_active",
+            "owner",
+            "dataset",
+            "dataset_name",
+            "training_fee",
+            "test_size",
+            "random_state",
+            "requested_features",
+            "dropped_columns",
+            "rows_used",
+            "rows_dropped",
+            "warnings",
+            "timings",
+            "artifact_sha256",
+            "library_versions",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+
+    @extend_schema_field(serializers.ListField(child=serializers.JSONField(), allow_null=True))
+    def get_classes(self, model: TrainedModel) -> list | None:
+        return model.classes
+
+
+class TrainRequestSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    name = serializers.CharField(
+        max_length=100, help_text="Training again under a name makes its next version."
+    )
+    dataset = serializers.IntegerField(help_text="Id of one of your datasets (status ready).")
+    target = serializers.CharField(max_length=255, help_text="The column to predict.")
+    algorithm = serializers.CharField(max_length=64, help_text="An algorithm key from GET algorithms/.")
+    hyperparameters = serializers.DictField(
+        required=False, default=dict, help_text="name: value; missing ones take their defaults."
+    )
+    test_size = serializers.FloatField(required=False, help_text="Holdout share, 0.05–0.5 (default 0.2).")
+    random_state = serializers.IntegerField(
+        required=False, help_text="Seed for the split and the model (default 42)."
+    )
+    features = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        allow_empty=True,
+        help_text="Columns to use; default every column but the target, minus IDs and constants.",
+    )
+
+
+class ModelStaffUpdateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    is_public = serializers.BooleanField(
+        required=False, help_text="List in the public catalog (makes it active)."
+    )
+    price_per_row = serializers.DecimalField(
+        max_digits=12, decimal_places=4, min_value=0, required=False, help_text="Coins per predicted row."
+    )
+    is_active = serializers.BooleanField(
+        required=False, help_text="The version predictions use for this name."
+    )
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        if not attrs:
+            raise serializers.ValidationError("Send at least one of: is_public, price_per_row, is_active.")
+        return attrs

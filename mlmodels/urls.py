@@ -1,0 +1,18 @@
+from django.urls import path
+
+from mlmodels import views
+
+app_name = "mlmodels"
+
+urlpatterns = [
+    path("datasets/", views.dataset_list, name="dataset-list"),
+    path("datasets/upload/", views.dataset_upload, name="dataset-upload"),
+    path("datasets/<int:pk>/", views.dataset_detail, name="dataset-detail"),
+    path("datasets/<int:pk>/status/", views.dataset_status, name="dataset-status"),
+    path("datasets/<int:pk>/delete/", views.dataset_delete, name="dataset-delete"),
+    path("models/", views.model_list, name="model-list"),
+    path("models/train/", views.model_train, name="model-train"),
+    path("models/<int:pk>/", views.model_detail, name="model-detail"),
+    path("models/<int:pk>/status/", views.model_status, name="model-status"),
+    path("models/<int:pk>/delete/", views.model_delete, name="model-delete"),
+]

@@ -1,0 +1,288 @@
+"""Web pages for datasets and models. Each view parses, calls one service or selector
+and renders; the rules live in services (shared with the API)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils.http import urlencode
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from billing.selectors import balance_for_user
+from mlmodels import selectors, services
+from mlmodels.api import refuse_oversized_upload
+from mlmodels.forms import HP_PREFIX, DatasetUploadForm, ModelFilterForm, TrainForm
+from mlmodels.models import Dataset, TrainedModel
+from mlservice.errors import PayloadTooLarge, ServiceError
+from mlservice.forms import add_service_error
+
+PAGE_SIZE = 20
+# Charts drawn on a dataset page; beyond this the table still lists every column.
+MAX_COLUMN_CHARTS = 60
+
+
+def _is_htmx(request) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def _finished_partial(request, template: str, context: dict[str, Any], finished: bool) -> HttpResponse:
+    """A polled status partial. Once the job is finished the answer has no polling
+    trigger, and htmx is told to reload the page so the results appear."""
+    response = render(request, template, context)
+    if finished and _is_htmx(request):
+        response["HX-Refresh"] = "true"
+    return response
+
+
+# --- Datasets ------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def dataset_list(request):
+    page = Paginator(selectors.dataset_list_for_user(user=request.user), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "mlmodels/dataset_list.html", {"page": page})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def dataset_upload(request):
+    if request.method == "POST":
+        try:
+            refuse_oversized_upload(request)
+        except PayloadTooLarge as error:
+            form = DatasetUploadForm()
+            messages.error(request, error.detail)
+            return render(request, "mlmodels/dataset_upload.html", {"form": form}, status=413)
+        form = DatasetUploadForm(request.POST, request.FILES)
+        if form.is_valid():
+            try:
+                dataset = services.dataset_upload(
+                    user=request.user, file=form.cleaned_data["file"], name=form.cleaned_data["name"]
+                )
+            except ServiceError as error:
+                add_service_error(form, error)
+            else:
+                messages.success(
+                    request,
+                    f"Uploaded “{dataset.name}”: {dataset.rows:,} rows, {len(dataset.columns)} columns. "
+                    "Its profile is being computed.",
+                )
+                return redirect("mlmodels:dataset-detail", pk=dataset.pk)
+    else:
+        form = DatasetUploadForm()
+    return render(request, "mlmodels/dataset_upload.html", {"form": form})
+
+
+def _correlation_rows(correlations: dict[str, Any]) -> list[dict[str, Any]]:
+    """The correlation matrix as table rows with a colour per cell (blue positive,
+    red negative, stronger for larger magnitudes)."""
+    rows = []
+    for name, values in zip(correlations.get("columns", []), correlations.get("matrix", []), strict=False):
+        cells = []
+        for value in values:
+            if value is None:
+                cells.append({"value": None, "style": ""})
+                continue
+            alpha = min(abs(value), 1.0) * 0.85
+            color = "13, 110, 253" if value >= 0 else "220, 53, 69"
+            text = "#fff" if alpha > 0.5 else "inherit"
+            cells.append(
+                {"value": value, "style": f"background-color: rgba({color}, {alpha:.2f}); color: {text}"}
+            )
+        rows.append({"name": name, "cells": cells})
+    return rows
+
+
+@login_required
+@require_GET
+def dataset_detail(request, pk):
+    dataset = selectors.dataset_get_for_user(user=request.user, pk=pk)
+    profile = dataset.profile or {}
+    profile_columns = profile.get("columns", [])
+    return render(
+        request,
+        "mlmodels/dataset_detail.html",
+        {
+            "dataset": dataset,
+            "profile": profile,
+            "profile_columns": profile_columns,
+            "chart_columns": profile_columns[:MAX_COLUMN_CHARTS],
+            "more_columns": max(0, len(profile_columns) - MAX_COLUMN_CHARTS),
+            "correlations": _correlation_rows(profile.get("correlations") or {}),
+            "models": dataset.trained_models.filter(deleted_at__isnull=True).select_related("algorithm")[:10],
+        },
+    )
+
+
+@login_required
+@require_GET
+def dataset_status(request, pk):
+    dataset = selectors.dataset_get_for_user(user=request.user, pk=pk)
+    return _finished_partial(
+        request,
+        "mlmodels/dataset_status_partial.html",
+        {"dataset": dataset},
+        finished=dataset.status != Dataset.Status.PROFILING,
+    )
+
+
+@login_required
+@require_POST
+def dataset_delete(request, pk):
+    dataset = selectors.dataset_get_for_user(user=request.user, pk=pk)
+    name = dataset.name
+    services.dataset_delete(dataset=dataset)
+    messages.success(request, f"Deleted the dataset “{name}” and its file.")
+    return redirect("mlmodels:dataset-list")
+
+
+# --- Models --------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def model_list(request):
+    form = ModelFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    models = selectors.model_list_for_user(
+        user=request.user,
+        mine=bool(filters.get("mine")),
+        status=filters.get("status") or None,
+        algorithm=filters.get("algorithm") or None,
+    )
+    page = Paginator(models, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = urlencode({key: value for key, value in request.GET.items() if key != "page" and value})
+    return render(
+        request,
+        "mlmodels/model_list.html",
+        {"page": page, "form": form, "query": query, "filtered": bool(query)},
+    )
+
+
+def _predict_url(model: TrainedModel) -> str | None:
+    # The predictions app names this page; until it exists, the button is hidden.
+    try:
+        return reverse("predictions:predict", args=[model.pk])
+    except NoReverseMatch:
+        return None
+
+
+def _confusion_rows(confusion: dict[str, Any]) -> list[dict[str, Any]]:
+    matrix = confusion.get("matrix") or []
+    largest = max((max(row) for row in matrix if row), default=0) or 1
+    rows = []
+    for label, counts in zip(confusion.get("labels", []), matrix, strict=False):
+        cells = []
+        for count in counts:
+            alpha = 0.85 * count / largest
+            text = "#fff" if alpha > 0.5 else "inherit"
+            cells.append(
+                {"count": count, "style": f"background-color: rgba(13, 110, 253, {alpha:.2f}); color: {text}"}
+            )
+        rows.append({"label": label, "cells": cells, "total": sum(counts)})
+    return rows
+
+
+@login_required
+@require_GET
+def model_detail(request, pk):
+    model = selectors.model_get_for_user(user=request.user, pk=pk)
+    metrics = model.metrics or {}
+    is_owner = model.owner_id == request.user.pk
+    return render(
+        request,
+        "mlmodels/model_detail.html",
+        {
+            "model": model,
+            "metrics": metrics,
+            "confusion": _confusion_rows(metrics.get("confusion_matrix") or {}),
+            "predict_url": _predict_url(model) if model.status == TrainedModel.Status.READY else None,
+            "can_delete": is_owner or request.user.is_staff,
+            "is_owner": is_owner,
+            "versions": selectors.model_versions(model=model, user=request.user),
+            "fee_refunded": model.ledger_entries.filter(kind="refund").exists() if is_owner else False,
+            "train_again_query": urlencode(
+                {
+                    "dataset": model.dataset_id or "",
+                    "name": model.name,
+                    "target": model.target,
+                    "algorithm": model.algorithm.key,
+                }
+            ),
+        },
+    )
+
+
+@login_required
+@require_GET
+def model_status(request, pk):
+    model = selectors.model_get_for_user(user=request.user, pk=pk)
+    return _finished_partial(
+        request, "mlmodels/model_status_partial.html", {"model": model}, finished=model.is_finished
+    )
+
+
+@login_required
+@require_POST
+def model_delete(request, pk):
+    model = selectors.model_get_owned(user=request.user, pk=pk)
+    services.model_delete(model=model)
+    messages.success(request, f"Deleted the model “{model}”.")
+    return redirect("mlmodels:model-list")
+
+
+def _train_initial(request) -> dict[str, Any]:
+    """Initial values for a re-rendered train form: what the page sends, except the
+    hyperparameters when the algorithm just changed (they reset to its defaults)."""
+    initial: dict[str, Any] = {key: request.GET.get(key) for key in request.GET if key != "features"}
+    initial["features"] = request.GET.getlist("features")
+    if request.headers.get("HX-Trigger-Name") == "algorithm":
+        initial = {key: value for key, value in initial.items() if not key.startswith(HP_PREFIX)}
+    return initial
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def model_train(request):
+    if request.method == "POST":
+        form = TrainForm(request.POST, user=request.user)
+        if form.is_valid():
+            try:
+                training_request = services.training_validate(user=request.user, **form.service_arguments())
+                model = services.model_submit(user=request.user, request=training_request)
+            except ServiceError as error:
+                form.add_service_error(error)
+            else:
+                fee = f"{model.training_fee} coins were charged" if model.training_fee else "training is free"
+                messages.success(request, f"Training “{model}” has started; {fee}.")
+                return redirect("mlmodels:model-detail", pk=model.pk)
+    else:
+        initial = _train_initial(request)
+        form = TrainForm(initial=initial, user=request.user)
+        hyperparameters_sent = any(key.startswith(HP_PREFIX) for key in initial)
+        for name in form.hyperparameter_names:
+            # An unchecked box is not sent at all: when the page sent its
+            # hyperparameters, a missing box means "off", not "default".
+            if hyperparameters_sent and form.fields[name].__class__.__name__ == "BooleanField":
+                form.initial[name] = name in initial
+        if _is_htmx(request):
+            return render(request, "mlmodels/train_form_partial.html", _train_context(request, form))
+    return render(request, "mlmodels/train.html", _train_context(request, form))
+
+
+def _train_context(request, form: TrainForm) -> dict[str, Any]:
+    return {
+        "form": form,
+        "balance": balance_for_user(user=request.user),
+        "algorithm": form.chosen_algorithm,
+        "has_datasets": form.fields["dataset"].queryset.exists(),
+    }
