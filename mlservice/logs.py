@@ -109,7 +109,11 @@ class ContextFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, "request_id", None) is None:
-            record.request_id = request_id_var.get()
+            # django.request logs 4xx/5xx answers after the middleware has returned
+            # (and cleared the variable), but hands over the request, which has the id.
+            record.request_id = request_id_var.get() or getattr(
+                getattr(record, "request", None), "request_id", None
+            )
         job = job_var.get()
         if job is not None:
             if getattr(record, "job_kind", None) is None:
@@ -157,7 +161,11 @@ class PlainFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
-        context = [f"{key}={getattr(record, key)}" for key in CONTEXT_FIELDS if getattr(record, key, None) is not None]
+        context = [
+            f"{key}={getattr(record, key)}"
+            for key in CONTEXT_FIELDS
+            if getattr(record, key, None) is not None
+        ]
         if not context:
             return line
         first, newline, rest = line.partition("\n")

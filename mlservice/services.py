@@ -19,4 +19,3 @@ def counter_increment(*, name: str, by: int = 1) -> None:
     except IntegrityError:
         # Another process created it between our UPDATE and INSERT: count on its row.
         ServiceCounter.objects.filter(name=name).update(value=F("value") + by)
-

@@ -372,10 +372,20 @@ LOGGING = {
     # Puts the current request id and job (kind, id, task) on every record.
     "filters": {"context": {"()": "mlservice.logs.ContextFilter"}},
     "formatters": {
-        "plain": {"()": "mlservice.logs.PlainFormatter", "format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "plain": {
+            "()": "mlservice.logs.PlainFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        },
         "json": {"()": "mlservice.logs.JsonFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]}
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # runserver's request lines (at every level) carry query strings, which can hold
+        # secrets; mlservice.request logs every request without them.
+        "django.server": {"level": "CRITICAL"},
+    },
 }

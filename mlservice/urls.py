@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from mlservice import views
+from mlservice import admin_dashboard, health, metrics, views
 
 admin.site.site_header = "mlservice operations"
 admin.site.site_title = "mlservice admin"
@@ -10,10 +10,14 @@ admin.site.site_title = "mlservice admin"
 urlpatterns = [
     path("", views.home, name="home"),
     path("dashboard/", views.dashboard, name="dashboard"),
+    path("healthz", health.healthz, name="healthz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("accounts/", include("accounts.urls")),
     path("billing/", include("billing.urls")),
     path("", include("mlmodels.urls")),
     path("predictions/", include("predictions.urls")),
+    # Before admin.site.urls, whose catch-all would answer 404 for it.
+    path("admin/operations/", admin.site.admin_view(admin_dashboard.operations), name="admin-operations"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("mlservice.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

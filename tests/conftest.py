@@ -158,7 +158,7 @@ class Worker:
         env["MEDIA_ROOT"] = str(settings.MEDIA_ROOT)
         env.update(extra_env or {})
         self.log_path = log_path
-        self._log = open(log_path, "wb")
+        self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             [sys.executable, "manage.py", "qcluster"],
             cwd=BASE_DIR,

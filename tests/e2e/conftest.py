@@ -44,6 +44,14 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call":
+        item.report_call = report
+    return report
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -63,7 +71,7 @@ class Server:
             "DEBUG": "1",
             "PYTHONUNBUFFERED": "1",
         }
-        self._log = open(log_path, "wb")
+        self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.log_path = log_path
         self.process = subprocess.Popen(
             [
@@ -96,6 +104,12 @@ class Server:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, 9)
         self._log.close()
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hasher():
+    """Overrides the root conftest's MD5 shortcut: users the tests create log in through
+    the web server, which only knows the project's own password hashers."""
 
 
 @pytest.fixture
@@ -180,6 +194,15 @@ def new_page(browser, request):
         return page, problems
 
     yield make
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        # What each page looked like when the test failed, for the CI artifacts.
+        for number, context in enumerate(contexts):
+            for page in context.pages:
+                try:
+                    screenshot(page, f"FAILED-{request.node.name}-{number}")
+                except Exception:  # noqa: BLE001 -- a dead page must not hide the real failure
+                    pass
     for context in contexts:
         context.close()
     found = [item for problems in all_problems for item in problems.items]
@@ -202,3 +225,27 @@ def wait_for_text(page, text: str, timeout: float = 60.0):
         time.sleep(0.2)
     pytest.fail(f"'{text}' did not appear on {page.url}")
 
+
+
+def log_in(page, base_url: str, username: str, password: str | None = None) -> None:
+    """Log in through the login page and land on the dashboard."""
+    from tests.conftest import PASSWORD
+
+    page.goto(base_url + "/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password or PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/dashboard/")
+
+
+def nav_balance(page) -> str:
+    """The balance the navigation bar shows, e.g. ``"500.00"``."""
+    return page.locator("#nav-balance").inner_text().strip().replace(",", "")
+
+
+def count_requests(page, part: str) -> list[str]:
+    """A list that fills with the URL of every request the page makes whose URL
+    contains ``part`` (htmx polls included)."""
+    seen: list[str] = []
+    page.on("request", lambda request: seen.append(request.url) if part in request.url else None)
+    return seen

@@ -1,0 +1,39 @@
+"""gunicorn settings for the web container: ``gunicorn -c deploy/gunicorn.conf.py mlservice.wsgi``.
+
+Several worker processes answer requests, so /metrics uses prometheus_client's
+multiprocess mode: every process writes its HTTP metrics to files in
+PROMETHEUS_MULTIPROC_DIR and a scrape adds them all up. The folder is emptied when
+gunicorn starts (files of an earlier run would otherwise be counted again)."""
+
+import os
+import shutil
+from pathlib import Path
+
+# Must be set before prometheus_client is first imported, here or in a worker.
+multiprocess_dir = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", "/tmp/mlservice-prometheus"))
+
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
+threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+# Uploads stream to disk and requests never wait for a job, so a request that takes
+# longer than this is stuck.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
+# The service writes its own JSON line per request (without query strings, which can
+# carry secrets): gunicorn's access log stays off. Errors go to stderr.
+accesslog = None
+errorlog = "-"
+# Workers restart after this many requests (a guard against slow memory growth); their
+# counts stay in the multiprocess files.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "2000"))
+max_requests_jitter = 200
+
+
+def on_starting(server):
+    shutil.rmtree(multiprocess_dir, ignore_errors=True)
+    multiprocess_dir.mkdir(parents=True, exist_ok=True)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -1,0 +1,201 @@
+"""Logs: one JSON line per request and per job event, carrying the request id and the
+job id; never a token, a password, a query string or uploaded data."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django_q.tasks import async_task
+
+from accounts.services import token_for_user
+from mlservice.logs import ContextFilter, PlainFormatter, job_context, request_id_var
+from predictions.models import Prediction
+from tests.conftest import PASSWORD
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+
+
+def request_lines(logs) -> list[dict]:
+    return [line for line in logs.lines() if line["logger"] == "mlservice.request"]
+
+
+def test_a_request_gets_an_id_returned_in_the_response(db, client):
+    response = client.get("/healthz")
+    assert re.fullmatch(r"[0-9a-f]{32}", response["X-Request-ID"])
+    assert client.get("/healthz")["X-Request-ID"] != response["X-Request-ID"]
+
+
+def test_a_plain_incoming_request_id_is_kept_and_echoed(db, client):
+    response = client.get("/healthz", HTTP_X_REQUEST_ID="lb-7f3a.2026:42_x")
+    assert response["X-Request-ID"] == "lb-7f3a.2026:42_x"
+
+
+@pytest.mark.parametrize("incoming", ["x" * 65, "two words", "<script>", "-starts-with-dash", "line\\nbreak"])
+def test_an_unsafe_incoming_request_id_is_replaced(db, client, incoming):
+    response = client.get("/healthz", HTTP_X_REQUEST_ID=incoming)
+    assert re.fullmatch(r"[0-9a-f]{32}", response["X-Request-ID"])
+
+
+def test_each_request_is_one_json_line_with_its_id_and_user(alice, alice_api, json_logs):
+    response = alice_api.get("/api/v1/predictions/?page=1", HTTP_X_REQUEST_ID="req-one")
+    assert response.status_code == 200
+
+    [line] = request_lines(json_logs)
+    assert line["message"] == f"GET /api/v1/predictions/ 200 {line['duration_ms']:.1f}ms"
+    assert line["event"] == "request"
+    assert line["method"] == "GET"
+    assert line["path"] == "/api/v1/predictions/"
+    assert line["view"] == "prediction-list"
+    assert line["status"] == 200
+    assert line["request_id"] == "req-one"
+    assert line["user_id"] == alice.pk
+    assert line["level"] == "INFO"
+    assert isinstance(line["duration_ms"], float)
+    assert line["time"].endswith("+00:00")
+
+
+def test_lines_logged_while_answering_carry_the_request_id(db, client, json_logs):
+    client.get("/no-such-page/", HTTP_X_REQUEST_ID="req-404")
+    by_logger = {line["logger"]: line for line in json_logs.lines()}
+    assert by_logger["django.request"]["message"] == "Not Found: /no-such-page/"
+    assert by_logger["django.request"]["request_id"] == "req-404"
+    assert by_logger["mlservice.request"]["request_id"] == "req-404"
+    assert request_id_var.get() is None  # and nothing leaks into the next request
+
+
+def test_no_token_password_query_string_or_uploaded_data_reaches_the_log(
+    alice, client, trained_model, json_logs, settings
+):
+    token = token_for_user(user=alice).key
+    auth = {"HTTP_AUTHORIZATION": f"Token {token}"}
+    marker = "Sensitive-Customer-Value-9431"
+    good_csv = f"x,color\n0.1,{marker}\n0.7,red\n".encode()
+    bad_csv = f"x,color\n{marker},red\n".encode()
+
+    answered = client.post(
+        "/api/v1/predictions/?api_key=query-secret-123",
+        {
+            "model": trained_model.pk,
+            "file": SimpleUploadedFile("rows.csv", good_csv, content_type="text/csv"),
+        },
+        **auth,
+    )
+    assert answered.status_code == 202, answered.content
+    refused = client.post(
+        "/api/v1/predictions/?api_key=query-secret-123",
+        {"model": trained_model.pk, "file": SimpleUploadedFile("rows.csv", bad_csv, content_type="text/csv")},
+        **auth,
+    )
+    assert refused.status_code == 400
+    assert (
+        client.post("/accounts/login/", {"username": "alice", "password": "wrong-" + PASSWORD}).status_code
+        == 200
+    )
+    assert (
+        client.post(
+            "/accounts/login/?next=/dashboard/&password=query-secret-123",
+            {"username": "alice", "password": PASSWORD},
+        ).status_code
+        == 302
+    )
+
+    text = json_logs.text
+    assert len(request_lines(json_logs)) == 4
+    for secret in (token, PASSWORD, "query-secret-123", "api_key", marker, "rows.csv"):
+        assert secret not in text, f"{secret!r} was logged"
+    assert {line["path"] for line in request_lines(json_logs)} == {"/api/v1/predictions/", "/accounts/login/"}
+
+
+def test_a_job_s_events_carry_its_id_and_status_transition(alice_api, trained_model, json_logs):
+    response = alice_api.post(
+        "/api/v1/predictions/",
+        {"model": trained_model.pk, "inputs": [{"x": 0.2, "color": "red"}]},
+        format="json",
+        HTTP_X_REQUEST_ID="req-job",
+    )
+    assert response.status_code == 202
+    prediction_id = response.json()["id"]
+    # The on-commit enqueue does not run inside the test's transaction: run the task
+    # the way a worker does (django-q's own worker function), in this process.
+    async_task("predictions.tasks.run_prediction", prediction_id, sync=True, task_name="obs-sync")
+
+    events = {line["event"]: line for line in json_logs.lines() if line["logger"] == "mlservice.jobs"}
+    assert events["enqueued"]["job_kind"] == "prediction"
+    assert events["enqueued"]["job_id"] == prediction_id
+    started, finished = events["started"], events["finished"]
+    for line in (started, finished):
+        assert line["job_kind"] == "prediction"
+        assert line["job_id"] == prediction_id
+        assert line["task_id"] == events["enqueued"]["task_id"]
+    assert started["from_status"] == "queued"
+    assert finished["from_status"] == "queued"
+    assert finished["to_status"] == "succeeded"
+    assert finished["success"] is True
+    assert finished["message"] == f"prediction {prediction_id} finished queued → succeeded"
+    assert Prediction.objects.get(pk=prediction_id).status == "succeeded"
+
+
+def test_lines_inside_a_job_context_carry_the_job(json_logs):
+    with job_context("training", 12, task_id="t-1"):
+        logging.getLogger("mlmodels.services").warning("fitting took long")
+    logging.getLogger("mlmodels.services").warning("outside")
+
+    inside, outside = json_logs.lines()
+    assert (inside["job_kind"], inside["job_id"], inside["task_id"]) == ("training", 12, "t-1")
+    assert "job_kind" not in outside
+
+
+def test_the_plain_format_appends_the_ids():
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(PlainFormatter("%(levelname)s %(name)s %(message)s"))
+    handler.addFilter(ContextFilter())
+    logger = logging.getLogger("obs.plain")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        token = request_id_var.set("req-plain")
+        with job_context("prediction", 5):
+            logger.warning("scoring")
+        request_id_var.reset(token)
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = True
+    assert (
+        stream.getvalue() == "WARNING obs.plain scoring [request_id=req-plain job_kind=prediction job_id=5]\n"
+    )
+
+
+def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=BASE_DIR,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_log_format_json_writes_json_lines_and_a_bad_value_fails_loudly(tmp_path):
+    shown = run_manage(
+        "shell",
+        "-c",
+        "import logging; logging.getLogger('obs').warning('hello %s', 'there')",
+        env={"LOG_FORMAT": "json", "VAR_DIR": str(tmp_path)},
+    )
+    lines = [json.loads(line) for line in shown.stderr.splitlines() if line.startswith("{")]
+    assert {"level": "WARNING", "logger": "obs", "message": "hello there"}.items() <= lines[-1].items()
+
+    refused = run_manage("check", env={"LOG_FORMAT": "xml", "VAR_DIR": str(tmp_path)})
+    assert refused.returncode != 0
+    assert "LOG_FORMAT must be json or plain, got 'xml'" in refused.stderr
