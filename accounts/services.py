@@ -136,5 +136,15 @@ def token_obtain(*, request, username: str, password: str, ip: str) -> Token:
 
 
 def client_ip(request) -> str:
-    # REMOTE_ADDR only: X-Forwarded-For is trivially forged unless a trusted proxy sets it.
-    return request.META.get("REMOTE_ADDR", "unknown")
+    """The client's address by the rule DRF's throttles use (NUM_PROXIES): REMOTE_ADDR,
+    or behind trusted proxies the X-Forwarded-For entry the nearest one appended; the
+    entries before it are whatever the client sent and are never trusted."""
+    from rest_framework.settings import api_settings
+
+    remote = request.META.get("REMOTE_ADDR", "unknown")
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    proxies = api_settings.NUM_PROXIES
+    if not proxies or not forwarded:
+        return remote
+    addresses = [address.strip() for address in forwarded.split(",")]
+    return addresses[-min(proxies, len(addresses))] or remote

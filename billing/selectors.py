@@ -8,7 +8,9 @@ from billing.models import CoinAccount, LedgerEntry
 
 
 def balance_for_user(*, user) -> Decimal:
-    return CoinAccount.objects.values_list("balance", flat=True).get(user=user)
+    # A user made by createsuperuser has no account until coins first move: 0.00.
+    balance = CoinAccount.objects.filter(user=user).values_list("balance", flat=True).first()
+    return balance if balance is not None else Decimal("0.00")
 
 
 def ledger_for_user(*, user) -> QuerySet[LedgerEntry]:

@@ -78,7 +78,10 @@ def cost_of(*, rows: int, price_per_row: Decimal) -> Decimal:
 def _locked_account(*, user) -> CoinAccount:
     # select_for_update serialises concurrent debits on PostgreSQL; on SQLite the
     # IMMEDIATE transaction mode takes the database write lock at BEGIN instead.
-    return CoinAccount.objects.select_for_update().get(user=user)
+    # Users made outside user_register (createsuperuser, the admin's "Add user") have no
+    # account yet: the first movement of coins opens an empty one (no bonus).
+    account, _ = CoinAccount.objects.select_for_update().get_or_create(user=user)
+    return account
 
 
 def _post(

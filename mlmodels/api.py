@@ -9,7 +9,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from billing.services import idempotent_call, request_fingerprint
@@ -27,6 +27,7 @@ from mlmodels.serializers import (
 from mlservice.errors import Conflict, InvalidInput, NotAllowed, PayloadTooLarge
 from mlservice.jobs import parse_prefer_wait, wait_until_finished
 from mlservice.openapi import ERROR_RESPONSES, IDEMPOTENCY_HEADER, PREFER_HEADER
+from mlservice.parsers import JSONParser
 
 # Multipart framing around the file: a request this much bigger than the file limit
 # is refused from its Content-Length before the body is read.
@@ -84,6 +85,8 @@ class DatasetViewSet(
     are visible; another user's dataset is a 404."""
 
     serializer_class = DatasetSerializer
+    # Ids are digits: other text is a 404 from the URL resolver, not a ValueError (500).
+    lookup_value_regex = "[0-9]+"
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
     def get_serializer_class(self):
@@ -181,6 +184,7 @@ class TrainedModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     published models of anyone)."""
 
     serializer_class = TrainedModelSerializer
+    lookup_value_regex = "[0-9]+"  # as DatasetViewSet
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_serializer_class(self):

@@ -232,6 +232,32 @@ def dataset_profile(*, dataset_id: int) -> Dataset | None:
     return Dataset.objects.get(pk=dataset_id)
 
 
+def dataset_profile_sweep(*, now=None) -> dict[str, list[int]]:
+    """Enqueue again the profile task of datasets still ``profiling`` after
+    QUEUED_STALE_SECONDS (the broker may have lost it: Redis keeps no delivery
+    receipts); give up on those older than the task timeout plus that margin.
+    Profiling twice is harmless: dataset_profile moves a dataset only while it is
+    still ``profiling``."""
+    now = now or timezone.now()
+    stale_before = now - timedelta(seconds=settings.QUEUED_STALE_SECONDS)
+    give_up_before = stale_before - timedelta(seconds=settings.TASK_TIMEOUT)
+    profiling = Dataset.objects.filter(status=Dataset.Status.PROFILING)
+    failed = list(profiling.filter(created_at__lt=give_up_before).values_list("pk", flat=True))
+    if failed:
+        Dataset.objects.filter(pk__in=failed, status=Dataset.Status.PROFILING).update(
+            status=Dataset.Status.FAILED,
+            error="Profiling never finished; upload the file again.",
+        )
+    requeued = list(
+        profiling.filter(created_at__lt=stale_before, created_at__gte=give_up_before).values_list(
+            "pk", flat=True
+        )
+    )
+    for pk in requeued:
+        enqueue_on_commit("mlmodels.tasks.dataset_profile_task", pk, task_name=f"profile-dataset-{pk}")
+    return {"failed": failed, "requeued": requeued}
+
+
 def dataset_delete(*, dataset: Dataset) -> None:
     """Delete the dataset and its file. Models trained on it keep its name; a model
     still waiting to train on it will fail and be refunded."""

@@ -20,3 +20,8 @@ def train_model_task(model_id: int) -> None:
 def training_sweep() -> dict[str, list[int]]:
     """Scheduled: fail and refund stuck training jobs, re-enqueue lost ones."""
     return services.model_training_sweep()
+
+
+def dataset_sweep() -> dict[str, list[int]]:
+    """Scheduled: profile again datasets whose profile task was lost."""
+    return services.dataset_profile_sweep()

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable
@@ -11,6 +12,8 @@ from django.db import models, transaction
 from django_q.tasks import async_task
 
 from mlservice.errors import InvalidInput
+
+logger = logging.getLogger(__name__)
 
 MAX_WAIT_SECONDS = 60
 _PREFER_WAIT = re.compile(r"(?:^|[;,\s])wait\s*=\s*(\d+)(?:$|[;,\s])", re.IGNORECASE)
@@ -22,7 +25,14 @@ def enqueue_on_commit(func: str, *args, task_name: str, on_enqueued: Callable[[s
     rolled-back request enqueues nothing. Tasks get ids only, never objects."""
 
     def enqueue() -> None:
-        task_id = async_task(func, *args, task_name=task_name)
+        try:
+            task_id = async_task(func, *args, task_name=task_name)
+        except Exception:
+            # The job's row is committed (and paid for): an unreachable broker must not
+            # turn it into an error that the client retries and pays for again. The
+            # sweep enqueues jobs still queued after QUEUED_STALE_SECONDS.
+            logger.exception("could not enqueue %s (%s); the sweep will enqueue it", func, task_name)
+            return
         if on_enqueued is not None:
             on_enqueued(task_id)
 

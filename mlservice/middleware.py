@@ -2,7 +2,7 @@ import logging
 import time
 
 from django.conf import settings
-from django.http import JsonResponse
+from django.http import HttpResponseBadRequest, JsonResponse
 from django.utils.functional import SimpleLazyObject, empty
 
 from mlservice.api import error_body
@@ -19,6 +19,22 @@ _MESSAGES = {
     413: "Request body too large.",
     500: "Internal server error. The error was logged.",
 }
+
+
+class RefuseNulCharactersMiddleware:
+    """PostgreSQL cannot compare text holding a NUL character: one in the path or the
+    query string would reach a lookup and fail as a 500. Refuse it up front (400)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if "\x00" in request.path or "%00" in request.META.get("QUERY_STRING", ""):
+            detail = "The URL contains a NUL character (%00)."
+            if request.path.startswith("/api/"):
+                return JsonResponse(error_body(detail), status=400)
+            return HttpResponseBadRequest(detail, content_type="text/plain")
+        return self.get_response(request)
 
 
 class ApiJsonErrorsMiddleware:

@@ -1,0 +1,55 @@
+"""Small template helpers shared by every page: times people read at a glance (with
+the exact time on hover) and amounts of coins."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from django import template
+from django.contrib.humanize.templatetags.humanize import intcomma, naturaltime
+from django.utils import timezone
+from django.utils.html import format_html
+
+register = template.Library()
+
+
+@register.simple_tag
+def when(value):
+    """``{% when model.created_at %}`` → <time title="2026-11-21 22:46:00 UTC">3 minutes
+    ago</time>; a dash when there is no time."""
+    if not value:
+        return "—"
+    local = timezone.localtime(value) if timezone.is_aware(value) else value
+    return format_html(
+        '<time datetime="{}" title="{}">{}</time>',
+        value.isoformat(),
+        local.strftime("%Y-%m-%d %H:%M:%S %Z").strip(),
+        naturaltime(value),
+    )
+
+
+def _decimal(value) -> Decimal | None:
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, TypeError, ValueError):
+        return None
+
+
+@register.filter
+def coins(value):
+    """An amount of coins: two decimals and thousands separators (12,345.60)."""
+    number = _decimal(value)
+    if number is None:
+        return value
+    return intcomma(f"{number:.2f}")
+
+
+@register.filter
+def price(value):
+    """A price per row: two decimals, more only when they matter (0.05, 0.0125, 1.00)."""
+    number = _decimal(value)
+    if number is None:
+        return value
+    text = f"{number:.4f}".rstrip("0")
+    whole, _, decimals = text.partition(".")
+    return intcomma(f"{whole}.{decimals.ljust(2, '0')}")
