@@ -254,7 +254,9 @@ def test_tree_regressors_train_through_the_service(submit, alice, regression_dat
     assert model.metrics["r2"] > 0.5
 
 
-def test_the_sweep_profiles_again_a_dataset_whose_task_was_lost(alice, settings, django_capture_on_commit_callbacks):
+def test_the_sweep_profiles_again_a_dataset_whose_task_was_lost(
+    alice, settings, django_capture_on_commit_callbacks
+):
     from datetime import timedelta
 
     from django.utils import timezone
@@ -264,12 +266,20 @@ def test_the_sweep_profiles_again_a_dataset_whose_task_was_lost(alice, settings,
     from tests.mlmodels.conftest import classification_csv, upload_file
 
     settings.QUEUED_STALE_SECONDS = 60
-    fresh = services.dataset_upload(user=alice, file=upload_file(classification_csv()), name="fresh", enqueue_profile=False)
-    lost = services.dataset_upload(user=alice, file=upload_file(classification_csv()), name="lost", enqueue_profile=False)
-    ancient = services.dataset_upload(user=alice, file=upload_file(classification_csv()), name="old", enqueue_profile=False)
+    services.dataset_upload(
+        user=alice, file=upload_file(classification_csv()), name="fresh", enqueue_profile=False
+    )
+    lost = services.dataset_upload(
+        user=alice, file=upload_file(classification_csv()), name="lost", enqueue_profile=False
+    )
+    ancient = services.dataset_upload(
+        user=alice, file=upload_file(classification_csv()), name="old", enqueue_profile=False
+    )
     now = timezone.now()
     Dataset.objects.filter(pk=lost.pk).update(created_at=now - timedelta(seconds=120))
-    Dataset.objects.filter(pk=ancient.pk).update(created_at=now - timedelta(seconds=settings.TASK_TIMEOUT + 120))
+    Dataset.objects.filter(pk=ancient.pk).update(
+        created_at=now - timedelta(seconds=settings.TASK_TIMEOUT + 120)
+    )
 
     with django_capture_on_commit_callbacks() as callbacks:
         result = services.dataset_profile_sweep(now=now)
