@@ -1,0 +1,181 @@
+"""/api/v1/predictions/: submit (JSON rows or a CSV file), list, detail, download the
+result CSV, cancel. Thin: parse, call one service or selector, render."""
+
+from __future__ import annotations
+
+import json
+
+from django.http import FileResponse
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ParseError, UnsupportedMediaType
+from rest_framework.parsers import MultiPartParser
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.response import Response
+
+from mlservice.errors import InvalidInput
+from mlservice.jobs import parse_prefer_wait
+from mlservice.openapi import ERROR_RESPONSES, IDEMPOTENCY_HEADER, PREFER_HEADER, ErrorSerializer
+from mlservice.parsers import JSONParser
+from predictions import selectors, services
+from predictions.models import Prediction
+from predictions.serializers import (
+    PredictionCreateSerializer,
+    PredictionListSerializer,
+    PredictionSerializer,
+)
+from predictions.uploads import PredictionUploadHandler
+from predictions.waiting import wait_for_prediction
+
+WRONG_BODY = (
+    "Send JSON (Content-Type: application/json) with model and inputs, "
+    "or multipart/form-data with model and file (a CSV)."
+)
+
+
+class CsvRenderer(BaseRenderer):
+    """Lets a client ask for ``Accept: text/csv`` on the download; the file itself is a
+    FileResponse, so this only ever renders an error body (as JSON text)."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if isinstance(data, bytes):
+            return data
+        return json.dumps(data).encode()
+
+
+def csv_attachment(prediction: Prediction) -> FileResponse:
+    path = selectors.prediction_result_path(prediction=prediction)
+    return FileResponse(
+        open(path, "rb"),
+        as_attachment=True,
+        filename=f"prediction-{prediction.pk}.csv",
+        content_type="text/csv; charset=utf-8",
+    )
+
+
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter("status", OpenApiTypes.STR, enum=Prediction.Status.values),
+            OpenApiParameter("model", OpenApiTypes.INT, description="Only predictions of this model."),
+        ],
+        responses={200: PredictionListSerializer(many=True), **ERROR_RESPONSES},
+    ),
+    retrieve=extend_schema(responses={200: PredictionSerializer, **ERROR_RESPONSES}),
+)
+class PredictionViewSet(viewsets.GenericViewSet):
+    serializer_class = PredictionSerializer
+    lookup_value_regex = "[0-9]+"  # ids are digits; other text is a 404, not a 500
+    parser_classes = [JSONParser, MultiPartParser]
+    queryset = Prediction.objects.none()  # for the schema; reads go through selectors
+
+    def initialize_request(self, request, *args, **kwargs):
+        drf_request = super().initialize_request(request, *args, **kwargs)
+        if self.action == "create":
+            # Before anything reads the body (the CSRF check of a session may): the CSV
+            # streams straight to storage instead of a temporary file.
+            self.upload_handler = PredictionUploadHandler(request)
+            request.upload_handlers = [self.upload_handler]
+        return drf_request
+
+    def get_queryset(self):
+        return selectors.prediction_list_for_user(user=self.request.user)
+
+    def _render(self, prediction: Prediction, *, status_code: int = status.HTTP_200_OK, **kwargs) -> Response:
+        data = PredictionSerializer(prediction, context={"request": self.request}).data
+        return Response(data, status=status_code, **kwargs)
+
+    @extend_schema(
+        request={
+            "application/json": PredictionCreateSerializer,
+            "multipart/form-data": PredictionCreateSerializer,
+        },
+        parameters=[IDEMPOTENCY_HEADER, PREFER_HEADER],
+        responses={
+            201: OpenApiResponse(PredictionSerializer, description="Finished within Prefer: wait=N."),
+            202: OpenApiResponse(PredictionSerializer, description="Accepted and charged; scoring."),
+            413: OpenApiResponse(ErrorSerializer, description="Too many rows or too large a file."),
+            **ERROR_RESPONSES,
+        },
+    )
+    def create(self, request):
+        wait = parse_prefer_wait(request.headers.get("Prefer"))
+        try:
+            try:
+                data = request.data
+            except (UnsupportedMediaType, ParseError) as error:
+                raise InvalidInput(
+                    f"{error.detail} {WRONG_BODY}", {"non_field_errors": [WRONG_BODY]}
+                ) from None
+            if self.upload_handler.skipped_fields:
+                names = sorted(set(self.upload_handler.skipped_fields))
+                raise InvalidInput(
+                    "Unexpected file fields: " + ", ".join(names) + ". Send one CSV as file.",
+                    {name: ["Unknown field; send the CSV as file."] for name in names},
+                )
+            serializer = PredictionCreateSerializer(data=data)
+            serializer.is_valid(raise_exception=True)
+            submission = services.prediction_submit(
+                user=request.user,
+                model_id=serializer.validated_data["model"],
+                inputs=serializer.validated_data.get("inputs"),
+                upload=serializer.validated_data.get("file"),
+                idempotency_key=request.headers.get("Idempotency-Key"),
+            )
+            self.upload_handler.adopted = submission.prediction.input_file.name or ""
+        finally:
+            self.upload_handler.discard_unclaimed()
+
+        prediction = submission.prediction
+        if wait and not prediction.is_finished:
+            wait_for_prediction(prediction.pk, seconds=wait, fresh=not submission.replayed)
+            prediction = Prediction.objects.select_related("model").get(pk=prediction.pk)
+        finished = wait is not None and prediction.is_finished
+        headers = {"Location": reverse("prediction-detail", args=[prediction.pk])}
+        if submission.replayed:
+            headers["Idempotent-Replayed"] = "true"
+        return self._render(
+            prediction,
+            status_code=status.HTTP_201_CREATED if finished else status.HTTP_202_ACCEPTED,
+            headers=headers,
+        )
+
+    def list(self, request):
+        predictions = selectors.prediction_filtered_list_for_user(
+            user=request.user,
+            status=request.query_params.get("status"),
+            model=request.query_params.get("model"),
+        )
+        page = self.paginate_queryset(predictions)
+        data = PredictionListSerializer(page, many=True, context={"request": request}).data
+        return self.get_paginated_response(data)
+
+    def retrieve(self, request, pk=None):
+        return self._render(selectors.prediction_get_for_user(user=request.user, pk=pk))
+
+    @extend_schema(
+        responses={
+            (200, "text/csv"): OpenApiResponse(
+                OpenApiTypes.BINARY,
+                description="The input columns, prediction and probability_<class> columns.",
+            ),
+            **ERROR_RESPONSES,
+        }
+    )
+    @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, CsvRenderer])
+    def download(self, request, pk=None):
+        prediction = selectors.prediction_get_for_user(user=request.user, pk=pk)
+        return csv_attachment(prediction)
+
+    @extend_schema(request=None, responses={200: PredictionSerializer, **ERROR_RESPONSES})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        prediction = selectors.prediction_get_for_user(user=request.user, pk=pk)
+        return self._render(services.prediction_cancel(user=request.user, prediction=prediction))

@@ -1,0 +1,102 @@
+"""The three ways to send input from the predict page. They only parse what the browser
+sent; the rules (schema, limits, cost) are the service's, shared with the API."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from django import forms
+
+from mlmodels.ml.schema import Feature
+from predictions.models import Prediction
+
+MISSING_CHOICE = ("", "(other / missing)")
+
+
+class PredictForm(forms.Form):
+    """Common part: a key generated when the page is shown, sent as the service's
+    Idempotency-Key, so a double click or a resubmitted page charges once."""
+
+    mode = ""
+    idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64, required=False)
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("prefix", self.mode)
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial.setdefault("idempotency_key", uuid.uuid4().hex)
+
+
+class RowForm(PredictForm):
+    """One row, one field per feature of the model's schema."""
+
+    mode = "row"
+
+    def __init__(self, *args, features: list[Feature], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.features = features
+        for index, feature in enumerate(features):
+            self.fields[self.field_name(index)] = self._field_for(feature)
+
+    @staticmethod
+    def field_name(index: int) -> str:
+        # Feature names may hold spaces or dots; form field names stay simple.
+        return f"feature_{index}"
+
+    @staticmethod
+    def _field_for(feature: Feature) -> forms.Field:
+        if feature.kind == "numeric":
+            return forms.CharField(
+                label=feature.name,
+                required=False,
+                widget=forms.NumberInput(attrs={"step": "any", "placeholder": "empty = missing"}),
+            )
+        if feature.kind == "boolean":
+            choices = [("", "(missing)"), ("true", "true"), ("false", "false")]
+        else:
+            choices = [MISSING_CHOICE] + [(value, value) for value in feature.categories or []]
+        return forms.ChoiceField(label=feature.name, required=False, choices=choices)
+
+    def row(self) -> dict[str, Any]:
+        """The row for the service: empty fields are missing values (None)."""
+        return {
+            feature.name: (self.cleaned_data.get(self.field_name(index)) or None)
+            for index, feature in enumerate(self.features)
+        }
+
+
+class CsvForm(PredictForm):
+    mode = "csv"
+    file = forms.FileField(
+        label="CSV file",
+        allow_empty_file=True,  # the service says why an empty file cannot be scored
+        help_text="A header row with the model's columns; extra columns are ignored.",
+    )
+
+
+class JsonForm(PredictForm):
+    mode = "json"
+    inputs = forms.CharField(
+        label="JSON rows",
+        widget=forms.Textarea(attrs={"rows": 8, "class": "font-monospace", "spellcheck": "false"}),
+        help_text="One object, or a list of objects: column name → value.",
+    )
+
+    def clean_inputs(self) -> Any:
+        try:
+            return json.loads(self.cleaned_data["inputs"])
+        except json.JSONDecodeError as error:
+            raise forms.ValidationError(
+                f"This is not valid JSON: {error.msg} (line {error.lineno})."
+            ) from None
+
+
+class PredictionFilterForm(forms.Form):
+    model = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
+    status = forms.ChoiceField(required=False, choices=[("", "Any status")] + Prediction.Status.choices)
+
+    def __init__(self, *args, models, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["model"].choices = [("", "Any model")] + [(model.pk, str(model)) for model in models]

@@ -1,0 +1,88 @@
+"""Reads scoped to a user. Another user's prediction is always a 404 (Http404)."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+from pathlib import Path
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+
+from billing.models import LedgerEntry
+from mlservice.errors import Conflict, InvalidInput, ServiceError
+from predictions.models import Prediction
+
+
+class ResultFileMissing(ServiceError):
+    status_code = 404
+
+
+def prediction_list_for_user(*, user) -> QuerySet[Prediction]:
+    return Prediction.objects.filter(owner=user).order_by("-created_at", "-id")
+
+
+def prediction_filtered_list_for_user(*, user, status: str | None = None, model: str | None = None):
+    """The user's predictions, newest first, optionally of one status and one model.
+    Unknown filter values are a 400 rather than an empty list that hides a typo."""
+    predictions = prediction_list_for_user(user=user).select_related("model").defer("inputs", "results")
+    if status:
+        if status not in Prediction.Status.values:
+            choices = ", ".join(Prediction.Status.values)
+            raise InvalidInput(
+                f"Unknown status {status!r}; use one of {choices}.", {"status": [f"Use one of {choices}."]}
+            )
+        predictions = predictions.filter(status=status)
+    if model:
+        try:
+            model_id = int(model)
+        except (TypeError, ValueError):
+            raise InvalidInput(
+                "model must be a model id.", {"model": ["A model id (a whole number)."]}
+            ) from None
+        predictions = predictions.filter(model_id=model_id)
+    return predictions
+
+
+def prediction_get_for_user(*, user, pk) -> Prediction:
+    return get_object_or_404(Prediction.objects.select_related("model"), pk=pk, owner=user)
+
+
+def prediction_result_path(*, prediction: Prediction) -> Path:
+    """The result CSV of a succeeded prediction (409 before that, 404 if the file is
+    gone)."""
+    if prediction.status != Prediction.Status.SUCCEEDED:
+        if prediction.status in (Prediction.Status.QUEUED, Prediction.Status.RUNNING):
+            message = (
+                f"The prediction is {prediction.status}; its results can be downloaded once it succeeds."
+            )
+        else:
+            ended = "was canceled" if prediction.status == Prediction.Status.CANCELED else "failed"
+            message = f"The prediction {ended}; it has no results to download."
+        raise Conflict(message, {"status": [f"The prediction is {prediction.status}."]})
+    path = Path(settings.MEDIA_ROOT) / prediction.result_file
+    if not prediction.result_file or not path.is_file():
+        raise ResultFileMissing("The result file of this prediction is no longer available.")
+    return path
+
+
+def prediction_result_preview(
+    *, prediction: Prediction, limit: int = 100
+) -> tuple[list[str], list[list[str]]]:
+    """The header and first ``limit`` rows of the result file, for the results table
+    (read from the head of the file: a million-row result is never loaded)."""
+    try:
+        path = prediction_result_path(prediction=prediction)
+    except ServiceError:
+        return [], []
+    with open(path, newline="", encoding="utf-8", errors="replace") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, [])
+        rows = list(itertools.islice(reader, limit))
+    return header, rows
+
+
+def prediction_ledger_entries(*, prediction: Prediction) -> QuerySet[LedgerEntry]:
+    """The charge and (if any) the refund of the prediction, oldest first."""
+    return LedgerEntry.objects.filter(prediction=prediction).order_by("created_at", "id")

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from predictions.models import Prediction
+
+INPUT_FIELDS = ("model", "inputs", "file")
+
+
+class PredictionCreateSerializer(serializers.Serializer):
+    """JSON ``{"model", "inputs"}`` or multipart ``model`` + ``file``. Fields not listed
+    here are refused: a typo (``input``) must not pass silently as "no input"."""
+
+    model = serializers.IntegerField(min_value=1, help_text="Id of a ready model you may use.")
+    inputs = serializers.JSONField(
+        required=False, help_text="One object (a row) or a list of objects: column name → value."
+    )
+    file = serializers.FileField(
+        required=False, allow_empty_file=True, help_text="A CSV file with a header row (multipart)."
+    )
+
+    def to_internal_value(self, data):
+        if not hasattr(data, "keys"):
+            raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object."]})
+        unknown = sorted(set(data.keys()) - set(INPUT_FIELDS))
+        if unknown:
+            raise serializers.ValidationError(
+                {name: [f"Unknown field; send {', '.join(INPUT_FIELDS)}."] for name in unknown}
+            )
+        return super().to_internal_value(data)
+
+    def validate(self, attrs):
+        if ("inputs" in attrs) == ("file" in attrs):
+            message = (
+                "Send either inputs (JSON rows) or file (a CSV, as multipart), not both and not neither."
+            )
+            raise serializers.ValidationError({"inputs": [message]})
+        if attrs.get("inputs", "") is None:
+            raise serializers.ValidationError({"inputs": ["inputs must be an object or a list of objects."]})
+        return attrs
+
+
+class PredictionSerializer(serializers.ModelSerializer):
+    model_name = serializers.SerializerMethodField()
+    download_url = serializers.SerializerMethodField()
+    cost = serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True)
+    price_per_row = serializers.DecimalField(max_digits=12, decimal_places=4, read_only=True)
+
+    class Meta:
+        model = Prediction
+        fields = [
+            "id",
+            "model",
+            "model_name",
+            "status",
+            "progress",
+            "rows",
+            "cost",
+            "price_per_row",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "results",
+            "download_url",
+            "input_kind",
+            "input_filename",
+            "extra_columns",
+            "scoring_seconds",
+        ]
+        read_only_fields = fields
+
+    def get_model_name(self, prediction: Prediction) -> str:
+        return str(prediction.model)
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_download_url(self, prediction: Prediction) -> str | None:
+        if prediction.status != Prediction.Status.SUCCEEDED:
+            return None
+        path = reverse("prediction-download", args=[prediction.pk])
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path
+
+
+class PredictionListSerializer(PredictionSerializer):
+    """List items leave out the inline ``results`` (fetch one prediction for them)."""
+
+    class Meta(PredictionSerializer.Meta):
+        fields = [name for name in PredictionSerializer.Meta.fields if name != "results"]
+        read_only_fields = fields

@@ -1,0 +1,261 @@
+"""Worker side of predictions (django-q2 tasks; they receive ids only).
+
+``run_prediction`` claims its job (queued → running) before anything else, so a task
+delivered twice, or a job canceled meanwhile, does nothing. Scoring happens outside
+any transaction; only the status moves (in predictions.services) touch the database.
+
+Each worker process keeps the pipelines it loaded in a small LRU cache keyed by the
+artifact's SHA-256: loading verifies the file's hash and unpickles it (tens to hundreds
+of milliseconds), which would otherwise dominate a one-row prediction.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import os
+import tempfile
+import threading
+import time
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+
+from mlmodels.ml.artifacts import LoadedArtifact, load_artifact
+from mlmodels.ml.errors import InputError, MLError
+from mlmodels.ml.inputs import frame_from_records, validate_frame
+from mlmodels.ml.scoring import (
+    neutralise_formulas,
+    predict_frame,
+    records_from_predictions,
+    score_csv,
+)
+from mlmodels.models import TrainedModel
+from mlservice.logs import job_var
+from mlservice.metrics import record_model_cache
+from predictions import services
+from predictions.coerced import coerced_from_json
+from predictions.models import Prediction
+from predictions.uploads import result_relative_path
+
+logger = logging.getLogger(__name__)
+
+# --- The model cache ----------------------------------------------------------------------
+
+_cache: OrderedDict[str, LoadedArtifact] = OrderedDict()
+_cache_lock = threading.Lock()
+# This process's own counts (the service-wide totals are mlservice.metrics' counters).
+cache_hits = 0
+cache_misses = 0
+
+
+def loaded_model(model: TrainedModel) -> tuple[LoadedArtifact, bool]:
+    """The model's pipeline and schema, from this process's cache or loaded (and
+    hash-verified) from its artifact, and whether it was cached. Raises ArtifactError."""
+    global cache_hits, cache_misses
+    key = model.artifact_sha256
+    with _cache_lock:
+        cached = _cache.get(key)
+        if cached is not None:
+            _cache.move_to_end(key)
+            cache_hits += 1
+            return cached, True
+    loaded = load_artifact(Path(settings.MEDIA_ROOT) / model.artifact, sha256=key)
+    with _cache_lock:
+        cache_misses += 1
+        _cache[key] = loaded
+        _cache.move_to_end(key)
+        while len(_cache) > settings.MODEL_CACHE_SIZE:
+            _cache.popitem(last=False)
+    return loaded, False
+
+
+def cache_clear() -> None:
+    global cache_hits, cache_misses
+    with _cache_lock:
+        _cache.clear()
+        cache_hits = cache_misses = 0
+
+
+# --- Scoring ------------------------------------------------------------------------------
+
+
+class JobTakenAway(Exception):
+    """The job stopped being ``running`` under us (the sweep failed and refunded it)."""
+
+
+def _output_names(input_names: list[str], ours: list[str]) -> list[str]:
+    """Our column names, suffixed when the input already uses one, so the user's
+    columns are kept as sent (the same rule as the engine's CSV scoring)."""
+    taken = set(input_names)
+    names = []
+    for name in ours:
+        candidate, number = name, 1
+        while candidate in taken:
+            number += 1
+            candidate = f"{name}_{number}"
+        taken.add(candidate)
+        names.append(candidate)
+    return names
+
+
+# Cells starting with one of these may be spreadsheet formulas; only those are handed
+# to the engine's neutralise_formulas, which decides (a plain "-1.5" is left alone).
+_MAYBE_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"  # as JSON spells it
+    return value
+
+
+def _neutralised(rows: list[list[Any]]) -> list[list[Any]]:
+    suspects = [
+        (row_number, column)
+        for row_number, row in enumerate(rows)
+        for column, value in enumerate(row)
+        if isinstance(value, str) and value.startswith(_MAYBE_FORMULA)
+    ]
+    if suspects:
+        values = np.array([rows[row][column] for row, column in suspects], dtype=object)
+        for (row, column), value in zip(suspects, neutralise_formulas(values), strict=True):
+            rows[row][column] = value
+    return rows
+
+
+def _write_json_result(path: Path, header: list[str], rows: list[list[Any]]) -> None:
+    """The result file of JSON input, written with the csv module: for the small
+    frames JSON input allows this is several times faster than pandas, which matters
+    for one-row predictions. Written to a temporary file and renamed into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".scoring-", suffix=".csv.part")
+    try:
+        with os.fdopen(handle, "w", newline="", encoding="utf-8") as output:
+            writer = csv.writer(output, lineterminator="\n")
+            writer.writerow(_neutralised([header])[0])
+            writer.writerows(_neutralised(rows))
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _score_json(prediction: Prediction, artifact: LoadedArtifact, result_path: Path) -> dict[str, Any]:
+    schema = artifact.feature_schema
+    records = prediction.inputs
+    # Checked and coerced at submit; coerce again only if what was stored does not fit.
+    coerced = coerced_from_json(prediction.coerced_inputs, schema)
+    if coerced is None or len(coerced) != len(records):
+        coerced = validate_frame(frame_from_records(records), schema, max_rows=max(len(records), 1)).frame
+    started = time.perf_counter()
+    predicted = predict_frame(artifact.pipeline, coerced, schema)
+    scoring_seconds = time.perf_counter() - started
+    results = None
+    if len(records) <= settings.PREDICTION_INLINE_ROWS:
+        results = records_from_predictions(predicted, schema)
+
+    # The download: the input columns as sent (in the order sent), then ours.
+    columns = list(dict.fromkeys(str(name) for record in records for name in record))
+    if prediction.input_columns and set(prediction.input_columns) == set(columns):
+        columns = list(prediction.input_columns)
+    ours = _output_names(columns, [str(name) for name in predicted.columns])
+    ours_values = predicted.to_numpy(dtype=object).tolist()
+    rows = [
+        [_cell(record.get(name)) for name in columns] + [_cell(value) for value in ours_values[number]]
+        for number, record in enumerate(records)
+    ]
+    _write_json_result(result_path, columns + ours, rows)
+    return {"results": results, "scoring_seconds": scoring_seconds}
+
+
+def _score_csv(prediction: Prediction, artifact: LoadedArtifact, result_path: Path) -> dict[str, Any]:
+    result_path.parent.mkdir(parents=True, exist_ok=True)
+
+    def progress(rows_done: int, total_rows: int) -> None:
+        total = total_rows or prediction.rows
+        if not services.prediction_progress(prediction_id=prediction.pk, percent=rows_done * 100 // total):
+            raise JobTakenAway()
+
+    summary = score_csv(
+        artifact.pipeline,
+        artifact.feature_schema,
+        Path(settings.MEDIA_ROOT) / prediction.input_file.name,
+        result_path,
+        chunk_rows=settings.PREDICTION_CHUNK_ROWS,
+        progress=progress,
+        total_rows=prediction.rows,
+    )
+    return {"results": None, "scoring_seconds": summary.scoring_seconds}
+
+
+def _readable(error: BaseException) -> str:
+    """What the user reads on a failed job: the engine's own words for problems it
+    knows, never a traceback."""
+    if isinstance(error, MLError):
+        details = [message for messages in error.errors.values() for message in messages]
+        shown = [message for message in details[:5] if message not in error.message]
+        text = error.message + ("" if not shown else ": " + "; ".join(shown))
+        return text + " The cost was refunded."
+    if isinstance(error, MemoryError):
+        return "Scoring ran out of memory. The cost was refunded."
+    return "Scoring failed because of an internal error (it was logged). The cost was refunded."
+
+
+def _current_task_id() -> str:
+    job = job_var.get()  # set by mlservice.job_events when django-q starts the task
+    return str(job.task_id) if job is not None and job.task_id else ""
+
+
+def _count_cache_lookup(hit: bool | None) -> None:
+    # Counted once the job's outcome is recorded: off the path of a waiting request.
+    if hit is not None:
+        record_model_cache(hit=hit)
+
+
+def run_prediction(prediction_id: int) -> str:
+    """Score one prediction job: claim it, score it, record success or failure (with
+    a full refund). Safe to run any number of times."""
+    if not services.prediction_start(prediction_id=prediction_id, task_id=_current_task_id()):
+        return f"prediction {prediction_id} is not queued; nothing to do"
+    prediction = Prediction.objects.select_related("model").get(pk=prediction_id)
+    relative = result_relative_path(owner_id=prediction.owner_id, token=prediction.token)
+    result_path = Path(settings.MEDIA_ROOT) / relative
+    cache_hit = None
+    try:
+        artifact, cache_hit = loaded_model(prediction.model)
+        if prediction.input_kind == Prediction.InputKind.JSON:
+            outcome = _score_json(prediction, artifact, result_path)
+        else:
+            outcome = _score_csv(prediction, artifact, result_path)
+    except JobTakenAway:
+        result_path.unlink(missing_ok=True)
+        _count_cache_lookup(cache_hit)
+        return f"prediction {prediction_id} was failed by the sweep while it ran"
+    except Exception as error:
+        result_path.unlink(missing_ok=True)
+        services.prediction_fail(prediction_id=prediction_id, error=_readable(error))
+        _count_cache_lookup(cache_hit)
+        if isinstance(error, InputError):
+            return f"prediction {prediction_id} failed: {error.message}"
+        # Anything else is for operators too: django-q records the task as failed.
+        logger.exception("prediction %s failed", prediction_id)
+        raise
+    succeeded = services.prediction_succeed(prediction_id=prediction_id, result_file=relative, **outcome)
+    _count_cache_lookup(cache_hit)
+    if not succeeded:
+        result_path.unlink(missing_ok=True)
+        return f"prediction {prediction_id} was failed by the sweep before it finished"
+    return f"prediction {prediction_id} succeeded"
+
+
+def prediction_sweep() -> dict[str, list[int]]:
+    """Scheduled (every SWEEP_INTERVAL_MINUTES): fail and refund jobs stuck running,
+    enqueue again jobs whose task was lost. Returns the ids it moved, by what it did."""
+    return services.prediction_sweep_run().as_dict()
