@@ -2,7 +2,7 @@ from django.contrib import messages
 from django.contrib.auth import login, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordChangeForm
-from django.contrib.auth.views import LoginView
+from django.contrib.auth.views import LoginView, LogoutView
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -16,6 +16,19 @@ class GuardedLoginView(LoginView):
     template_name = "accounts/login.html"
     authentication_form = GuardedAuthenticationForm
     redirect_authenticated_user = True
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        messages.success(self.request, f"Welcome back, {form.get_user().username}.")
+        return response
+
+
+class LogoutWithMessageView(LogoutView):
+    def post(self, request, *args, **kwargs):
+        response = super().post(request, *args, **kwargs)
+        # The session is gone; the message travels in the messages cookie.
+        messages.info(request, "You are logged out. See you soon.")
+        return response
 
 
 @require_http_methods(["GET", "POST"])

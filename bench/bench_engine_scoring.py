@@ -44,9 +44,7 @@ def generate(rows: int, seed: int, *, with_target: bool) -> pa.Table:
     signal = np.zeros(rows)
     weights = rng.normal(size=len(NUMERIC))
     for name, weight in zip(NUMERIC, weights, strict=True):
-        values = np.round(
-            rng.normal(loc=rng.uniform(-5, 5), scale=rng.uniform(0.5, 20), size=rows), 4
-        )
+        values = np.round(rng.normal(loc=rng.uniform(-5, 5), scale=rng.uniform(0.5, 20), size=rows), 4)
         signal += weight * (values - values.mean()) / (values.std() or 1.0)
         columns[name] = pa.array(values, mask=rng.random(rows) < MISSING_RATE)
     for name, levels in zip(CATEGORICAL, LEVELS, strict=True):
@@ -96,9 +94,7 @@ def prepare(rows: int) -> tuple[Path, Path]:
     features = [Feature(name, "numeric") for name in NUMERIC] + [
         Feature(name, "categorical") for name in CATEGORICAL
     ]
-    schema = FeatureSchema(
-        target="target", task="classification", features=features, classes=["no", "yes"]
-    )
+    schema = FeatureSchema(target="target", task="classification", features=features, classes=["no", "yes"])
     coerced, _, _ = coerce_frame(table.frame, features)
     pipeline = Pipeline(
         [
@@ -185,9 +181,7 @@ VARIANTS = {"plain": run_plain, "engine": run_engine, "validate": run_validate}
 
 def child(variant: str, data: Path, model: Path, result: Path) -> None:
     outcome = VARIANTS[variant](data, model, result)
-    outcome["peak_rss_mb"] = (
-        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    )  # KB on Linux
+    outcome["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux
     print(json.dumps(outcome))
 
 
@@ -226,9 +220,7 @@ def main() -> None:
         result = OUT / f"scoring_result_{variant}_{arguments.rows}.csv"
         results[variant] = outcome = measure(variant, data, model, result)
         extra = (
-            f", of which pipeline {outcome['scoring_seconds']:.2f}s"
-            if "scoring_seconds" in outcome
-            else ""
+            f", of which pipeline {outcome['scoring_seconds']:.2f}s" if "scoring_seconds" in outcome else ""
         )
         speed = outcome["rows"] / outcome["seconds"]
         print(

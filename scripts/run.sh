@@ -15,8 +15,9 @@ $PY manage.py setup_schedules
 echo "==> demo data (users, datasets, trained models; takes a little while the first time)"
 $PY manage.py seed_demo
 
-mkdir -p var/log
-$PY manage.py qcluster >> var/log/qcluster.log 2>&1 &
+LOG_DIR="${VAR_DIR:-var}/log"
+mkdir -p "$LOG_DIR"
+$PY manage.py qcluster >> "$LOG_DIR/qcluster.log" 2>&1 &
 WORKER_PID=$!
 cleanup() { kill "$WORKER_PID" 2>/dev/null || true; wait "$WORKER_PID" 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
@@ -27,7 +28,7 @@ cat <<BANNER
     demo user:   demo  / demo-password-123
     operator:    admin / admin-password-123   (admin at http://127.0.0.1:${PORT}/admin/)
     API docs:    http://127.0.0.1:${PORT}/api/docs/
-  worker log: var/log/qcluster.log — press Ctrl-C to stop both.
+  worker log: $LOG_DIR/qcluster.log — press Ctrl-C to stop both.
 
 BANNER
 $PY manage.py runserver "127.0.0.1:${PORT}" --noreload

@@ -30,6 +30,21 @@
     return { display: true, text: text, font: { size: 14, weight: "600" } };
   }
 
+  // Axis ticks: 41294.1 → "41.3K", 0.00042 → "0.00042".
+  var compact = new Intl.NumberFormat("en", { notation: "compact", maximumSignificantDigits: 3 });
+  function formatCompact(value) {
+    if (value === null || value === undefined) { return "—"; }
+    var magnitude = Math.abs(value);
+    if (magnitude !== 0 && magnitude < 1e-3) { return value.toExponential(1); }
+    return compact.format(value);
+  }
+
+  function missingNote(column) {
+    if (!column.missing) { return { display: true, text: "no missing values", padding: { bottom: 6 } }; }
+    var percent = column.missing_pct !== undefined ? " (" + column.missing_pct + "%)" : "";
+    return { display: true, text: column.missing + " missing" + percent, color: "#b02a37", padding: { bottom: 6 } };
+  }
+
   function axis(text, extra) {
     var options = { title: { display: true, text: text } };
     for (var key in extra || {}) { options[key] = extra[key]; }
@@ -49,15 +64,22 @@
     setHeight(canvas, 260);
     if (column.kind === "numeric") {
       var edges = column.histogram.edges;
-      var labels = column.histogram.counts.map(function (_, i) {
+      // Short tick labels (the bin's lower edge); the tooltip gives the exact range.
+      var labels = column.histogram.counts.map(function (_, i) { return formatCompact(edges[i]); });
+      var ranges = column.histogram.counts.map(function (_, i) {
         return formatNumber(edges[i]) + " – " + formatNumber(edges[i + 1]);
       });
       return new Chart(canvas, {
         type: "bar",
         data: { labels: labels, datasets: [{ label: "rows", data: column.histogram.counts, backgroundColor: BLUE, barPercentage: 1, categoryPercentage: 1 }] },
         options: {
-          plugins: { title: title(column.name + " — distribution"), legend: { display: false } },
-          scales: { x: axis(column.name, { ticks: { maxRotation: 60, autoSkip: true } }), y: axis("rows", { beginAtZero: true }) }
+          plugins: {
+            title: title(column.name + " — distribution"),
+            subtitle: missingNote(column),
+            legend: { display: false },
+            tooltip: { callbacks: { title: function (items) { return column.name + " " + ranges[items[0].dataIndex]; } } }
+          },
+          scales: { x: axis(column.name + " (bin start)", { ticks: { maxRotation: 0, autoSkip: true, autoSkipPadding: 8 } }), y: axis("rows", { beginAtZero: true }) }
         }
       });
     }
@@ -77,6 +99,7 @@
         indexAxis: "y",
         plugins: {
           title: title(column.name + " — most frequent values"),
+          subtitle: missingNote(column),
           legend: { display: false },
           tooltip: { callbacks: { title: function (items) { return values[items[0].dataIndex]; } } }
         },

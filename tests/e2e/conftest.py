@@ -75,9 +75,20 @@ class Server:
         self.log_path = log_path
         self.process = subprocess.Popen(
             [
-                sys.executable, "-m", "gunicorn", "mlservice.wsgi:application",
-                "--bind", f"127.0.0.1:{self.port}", "--workers", "2", "--threads", "4",
-                "--timeout", "120", "--access-logfile", "-",
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "mlservice.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                "2",
+                "--threads",
+                "4",
+                "--timeout",
+                "120",
+                "--access-logfile",
+                "-",
             ],
             cwd=BASE_DIR,
             env=env,
@@ -151,8 +162,16 @@ class PageProblems:
 
     def watch(self, page, *, allowed_failures: tuple[str, ...] = ()):
         def on_console(message):
-            if message.type == "error":
-                self.items.append(f"console error: {message.text}")
+            if message.type != "error":
+                return
+            # Chromium also logs each ≥ 400 answer as a console error; an expected one
+            # (allowed_failures) is not a problem.
+            source = (message.location or {}).get("url", "")
+            if message.text.startswith("Failed to load resource") and any(
+                part in source for part in allowed_failures
+            ):
+                return
+            self.items.append(f"console error: {message.text} ({source})")
 
         def on_request(request):
             host = urlparse(request.url).hostname
@@ -226,7 +245,6 @@ def wait_for_text(page, text: str, timeout: float = 60.0):
     pytest.fail(f"'{text}' did not appear on {page.url}")
 
 
-
 def log_in(page, base_url: str, username: str, password: str | None = None) -> None:
     """Log in through the login page and land on the dashboard."""
     from tests.conftest import PASSWORD
@@ -249,3 +267,15 @@ def count_requests(page, part: str) -> list[str]:
     seen: list[str] = []
     page.on("request", lambda request: seen.append(request.url) if part in request.url else None)
     return seen
+
+
+def htmx_settled(page, action) -> None:
+    """Run ``action`` (which makes htmx swap part of the page) and wait until htmx has
+    swapped and settled the new content. Waiting for the response alone races the swap:
+    the next step would act on the element about to be replaced."""
+    page.evaluate(
+        "window.__htmxSettled = false;"
+        "document.body.addEventListener('htmx:afterSettle', () => { window.__htmxSettled = true; }, {once: true});"
+    )
+    action()
+    page.wait_for_function("window.__htmxSettled === true")
