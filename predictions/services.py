@@ -217,7 +217,7 @@ def _create_charge_enqueue(*, user, model: TrainedModel, checked: _CheckedInput)
                 user=user,
                 amount=cost,
                 kind=LedgerEntry.Kind.PREDICTION_CHARGE,
-                memo=f"Prediction #{prediction.pk}: {checked.rows:,} rows × {price.normalize():f} on {model}",
+                memo=f"Prediction #{prediction.pk}: {checked.rows:,} row{'s' if checked.rows != 1 else ''} × {price.normalize():f} on {model}",
                 prediction=prediction,
             )
         _enqueue(prediction.pk, 1)
