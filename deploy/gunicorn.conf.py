@@ -14,9 +14,11 @@ multiprocess_dir = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", "/tmp/
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
-threads = int(os.environ.get("GUNICORN_THREADS", "1"))
-# Uploads stream to disk and requests never wait for a job, so a request that takes
-# longer than this is stuck.
+# Threads let a process keep serving while requests sleep in `Prefer: wait` for their
+# job to finish.
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# Uploads stream to disk and a `Prefer: wait` lasts at most 60 s, so a request that
+# takes longer than this is stuck.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
 # The service writes its own JSON line per request (without query strings, which can
 # carry secrets): gunicorn's access log stays off. Errors go to stderr.

@@ -210,7 +210,10 @@ Q_CLUSTER = {
     # A task that fails is not retried by django-q: our tasks record the failure and
     # refund themselves; a crash mid-task is handled by the sweep.
     "max_attempts": 1,
-    "save_limit": 1000,
+    # Successful tasks are not stored: the jobs' own rows record their outcome, and
+    # django-q's monitor otherwise re-reads every stored success after each task
+    # (measured: 35 → 19 ms of CPU per prediction). Failed tasks are still kept.
+    "save_limit": -1,
     "ack_failures": True,
     "catch_up": False,
     "poll": 0.1,

@@ -1,0 +1,440 @@
+"""Shared plumbing for the service benchmarks (bench_csv_service, bench_latency,
+bench_throughput): a throwaway deployment on loopback — its own database (SQLite file
+or a fresh PostgreSQL database), broker (the ORM, or a Redis database of its own),
+gunicorn with deploy/gunicorn.conf.py, and a real ``manage.py qcluster`` — plus a
+trained model and users with API tokens. Everything lives under bench/out/ (git
+ignores it) and every process it starts is stopped on exit.
+
+Nothing here is a test: the scripts print numbers, see docs/PERFORMANCE.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+PYTHON = sys.executable
+sys.path.insert(0, str(ROOT))
+
+POSTGRES_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+
+# The benchmark table: 20 numeric and 5 categorical columns, 1% missing values.
+NUMERIC = [f"x{number:02d}" for number in range(1, 21)]
+CATEGORICAL = [f"c{number}" for number in range(1, 6)]
+LEVELS = [8, 20, 50, 3, 120]
+MISSING_RATE = 0.01
+TRAIN_ROWS = 20_000
+
+
+# --- Data ----------------------------------------------------------------------------------
+
+
+def generate_table(rows: int, seed: int, *, with_target: bool) -> pa.Table:
+    """Deterministic for a given seed; the target depends on every column."""
+    rng = np.random.default_rng(seed)
+    shape = np.random.default_rng(12345)  # column means/scales/weights: the same in every batch
+    columns: dict[str, pa.Array] = {}
+    signal_ = np.zeros(rows)
+    for name in NUMERIC:
+        mean, scale, weight = shape.uniform(-5, 5), shape.uniform(0.5, 20), shape.normal()
+        values = np.round(rng.normal(loc=mean, scale=scale, size=rows), 4)
+        signal_ += weight * (values - mean) / scale
+        columns[name] = pa.array(values, mask=rng.random(rows) < MISSING_RATE)
+    for name, levels in zip(CATEGORICAL, LEVELS, strict=True):
+        codes = rng.integers(0, levels, size=rows)
+        signal_ += (codes % 3 - 1) * 0.5
+        labels = np.array([f"{name}_level_{code:03d}" for code in range(levels)], dtype=object)
+        columns[name] = pa.array(labels[codes], mask=rng.random(rows) < MISSING_RATE)
+    if with_target:
+        probability = 1 / (1 + np.exp(-signal_ / 3))
+        columns["target"] = pa.array(np.where(rng.random(rows) < probability, "yes", "no"))
+    return pa.table(columns)
+
+
+def write_csv(table: pa.Table, path: Path) -> None:
+    temporary = path.with_suffix(".part")
+    pacsv.write_csv(table, temporary, pacsv.WriteOptions(quoting_style="none"))
+    os.replace(temporary, path)
+
+
+def input_csv(rows: int) -> Path:
+    """bench/out/service_input_<rows>.csv, generated once (in batches, bounded memory)."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"service_input_{rows}.csv"
+    if path.exists():
+        return path
+    started = time.perf_counter()
+    temporary = path.with_suffix(".part")
+    batch = 200_000
+    with pacsv.CSVWriter(
+        temporary,
+        generate_table(1, 0, with_target=False).schema,
+        write_options=pacsv.WriteOptions(quoting_style="none"),
+    ) as writer:
+        for number, start in enumerate(range(0, rows, batch)):
+            writer.write_table(
+                generate_table(min(batch, rows - start), seed=1000 + number, with_target=False)
+            )
+    os.replace(temporary, path)
+    print(
+        f"generated {path.name}: {path.stat().st_size / 1e6:.0f} MB in {time.perf_counter() - started:.1f} s"
+    )
+    return path
+
+
+def one_row() -> dict:
+    """One JSON input row for single-row predictions."""
+    table = generate_table(1, seed=99, with_target=False).to_pylist()[0]
+    return {name: value for name, value in table.items()}
+
+
+# --- The deployment ------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class Stack:
+    """One throwaway deployment. Use as a context manager: processes stop on exit."""
+
+    name: str
+    postgres: bool = False
+    redis: bool = False
+    web_workers: int = 2
+    web_threads: int = 8
+    queue_workers: int = 2
+    tuned: bool = False  # bench/tuned_settings.py: the settings changes PERFORMANCE.md proposes
+    extra_env: dict[str, str] = field(default_factory=dict)
+    processes: list[subprocess.Popen] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.directory = OUT / f"run-{self.name}"
+        shutil.rmtree(self.directory, ignore_errors=True)
+        (self.directory / "media").mkdir(parents=True)
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.database_name = f"mlservice_bench_{self.name.replace('-', '_')}"
+        if self.postgres:
+            database_url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + self.database_name
+        else:
+            database_url = f"sqlite:///{self.directory / 'db.sqlite3'}"
+        self.env = {
+            "DJANGO_SETTINGS_MODULE": "mlservice.settings",
+            "VAR_DIR": str(self.directory),
+            "MEDIA_ROOT": str(self.directory / "media"),
+            "DATABASE_URL": database_url,
+            "DEBUG": "0",
+            "SECRET_KEY": "benchmark-only-secret-key-not-for-production-use-0123456789",
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "SECURE_SSL_REDIRECT": "0",
+            "SECURE_COOKIES": "0",
+            "LOG_LEVEL": "WARNING",
+            "QUEUE_NAME": f"bench-{self.name}",
+            "WORKERS": str(self.queue_workers),
+            "PROMETHEUS_MULTIPROC_DIR": str(self.directory / "prometheus"),
+            "GUNICORN_BIND": f"127.0.0.1:{self.port}",
+            "WEB_CONCURRENCY": str(self.web_workers),
+            "GUNICORN_THREADS": str(self.web_threads),
+            "GUNICORN_TIMEOUT": "600",
+            "PYTHONUNBUFFERED": "1",
+        }
+        if self.redis:
+            self.env["REDIS_URL"] = REDIS_URL
+        if self.tuned:
+            self.env["DJANGO_SETTINGS_MODULE"] = "bench.tuned_settings"
+        self.env.update(self.extra_env)
+
+    # Set-up, in this process --------------------------------------------------------------
+
+    def prepare_database(self) -> None:
+        if self.postgres:
+            import psycopg
+
+            with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as connection:
+                connection.execute(f'DROP DATABASE IF EXISTS "{self.database_name}" WITH (FORCE)')
+                connection.execute(f'CREATE DATABASE "{self.database_name}"')
+        if self.redis:
+            import redis
+
+            redis.Redis.from_url(REDIS_URL).flushdb()
+        os.environ.update(self.env)
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        call_command("createcachetable", verbosity=0)
+
+    def __enter__(self) -> Stack:
+        self.prepare_database()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+        if self.postgres:
+            from django.db import connections
+
+            connections.close_all()
+            with contextlib.suppress(Exception):
+                import psycopg
+
+                with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as connection:
+                    connection.execute(f'DROP DATABASE IF EXISTS "{self.database_name}" WITH (FORCE)')
+
+    # Processes -----------------------------------------------------------------------------
+
+    def _spawn(self, command: list[str], log_name: str) -> subprocess.Popen:
+        log = open(self.directory / log_name, "wb")  # noqa: SIM115 -- lives as long as the process
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env={**os.environ, **self.env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.processes.append(process)
+        return process
+
+    def start_web(self, timeout: float = 60) -> subprocess.Popen:
+        gunicorn = str(Path(PYTHON).with_name("gunicorn"))
+        process = self._spawn([gunicorn, "-c", "deploy/gunicorn.conf.py", "mlservice.wsgi"], "web.log")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited:\n{self.log('web.log')[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{self.base_url}/api/v1/", timeout=2):
+                    return process
+            except urllib.error.HTTPError:
+                return process  # 401 without a token: it answers
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("gunicorn did not answer in time")
+
+    def start_worker(self, timeout: float = 60) -> subprocess.Popen:
+        process = self._spawn([PYTHON, "manage.py", "qcluster"], "qcluster.log")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"qcluster exited:\n{self.log('qcluster.log')[-3000:]}")
+            if "running" in self.log("qcluster.log") or self._cluster_running():
+                return process
+            time.sleep(0.2)
+        raise RuntimeError("qcluster did not start in time")
+
+    def _cluster_running(self) -> bool:
+        # With LOG_LEVEL=WARNING the "running" line is not logged: count the workers.
+        return len(descendants(self.processes[-1].pid)) >= self.queue_workers + 3
+
+    def log(self, name: str) -> str:
+        path = self.directory / name
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def stop(self) -> None:
+        # SIGTERM to each main process only (qcluster stops its own children; signalling
+        # its process group leaves them stuck in the inherited handler), then SIGKILL.
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait(10)
+        self.processes.clear()
+
+
+# --- Objects in the database ----------------------------------------------------------------
+
+
+def trained_model_files() -> tuple[Path, dict]:
+    """The benchmark model (LogisticRegression on the 25-column table, trained with the
+    engine), cached in bench/out/ so reruns skip training."""
+    artifact = OUT / "service_model.joblib"
+    meta = OUT / "service_model.json"
+    if artifact.exists() and meta.exists():
+        return artifact, json.loads(meta.read_text())
+    from mlmodels.ml.artifacts import save_artifact
+    from mlmodels.ml.training import train_model
+
+    started = time.perf_counter()
+    frame = generate_table(TRAIN_ROWS, seed=7, with_target=True).to_pandas()
+    raw = frame.astype(object).where(frame.notna(), "").astype(str)  # as a CSV reads: text
+    result = train_model(raw, target="target", algorithm="logistic_regression", hyperparameters={})
+    info = save_artifact(
+        artifact,
+        pipeline=result.pipeline,
+        feature_schema=result.feature_schema,
+        algorithm="logistic_regression",
+    )
+    data = {"sha256": info.sha256, "feature_schema": result.feature_schema.to_dict()}
+    meta.write_text(json.dumps(data))
+    print(f"trained the benchmark model in {time.perf_counter() - started:.1f} s")
+    return artifact, data
+
+
+def register_model(*, owner, price_per_row: Decimal = Decimal("0.0001")):
+    """A ready, public TrainedModel whose artifact is the benchmark model."""
+    from django.conf import settings
+
+    from mlmodels.models import Algorithm, TrainedModel
+
+    artifact, data = trained_model_files()
+    relative = "models/bench/service_model.joblib"
+    target = Path(settings.MEDIA_ROOT) / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(artifact, target)
+    algorithm, _ = Algorithm.objects.get_or_create(
+        key="logistic_regression", defaults={"name": "Logistic regression", "task": "classification"}
+    )
+    return TrainedModel.objects.create(
+        owner=owner,
+        name="bench-logistic",
+        algorithm=algorithm,
+        task="classification",
+        target="target",
+        status=TrainedModel.Status.READY,
+        progress=100,
+        feature_schema=data["feature_schema"],
+        artifact=relative,
+        artifact_sha256=data["sha256"],
+        artifact_size=target.stat().st_size,
+        price_per_row=price_per_row,
+        is_public=True,
+        is_active=True,
+    )
+
+
+def make_users(count: int, *, coins: str = "1000000") -> list[tuple[object, str]]:
+    """``count`` users with plenty of coins, and their API tokens."""
+    from accounts.services import token_for_user, user_register
+    from billing.services import account_grant
+
+    users = []
+    for number in range(count):
+        user = user_register(username=f"bench{number}", password="a-Long-and-unusual-passphrase-42")
+        account_grant(user=user, amount=coins, granted_by=None, memo="benchmark")
+        users.append((user, token_for_user(user=user).key))
+    return users
+
+
+# --- HTTP and process helpers -----------------------------------------------------------------
+
+
+def api_json(
+    url: str, token: str, *, method: str = "GET", body: dict | None = None, headers=None
+) -> tuple[int, dict]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method)
+    request.add_header("Authorization", f"Token {token}")
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    for name, value in (headers or {}).items():
+        request.add_header(name, value)
+    try:
+        with urllib.request.urlopen(request, timeout=600) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (from /proc: psutil is not installed)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, pending = [], [pid]
+    while pending:
+        for child in children.get(pending.pop(), []):
+            found.append(child)
+            pending.append(child)
+    return found
+
+
+def status_kb(pid: int, key: str) -> int:
+    """A ``/proc/<pid>/status`` value in kB (VmHWM: peak resident set; VmRSS: now)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids) -> float:
+    """User + system CPU time consumed so far by ``pids`` (from /proc/<pid>/stat)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / CLOCK_TICKS
+
+
+def pids_named(name: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == name:
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def postgres_backends(database: str) -> list[int]:
+    """The PostgreSQL server processes serving ``database`` right now."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [database])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    position = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return ordered[position]
