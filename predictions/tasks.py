@@ -33,6 +33,7 @@ from mlmodels.ml.scoring import (
     predict_frame,
     records_from_predictions,
     score_csv,
+    unique_output_names,
 )
 from mlmodels.models import TrainedModel
 from mlservice.logs import job_var
@@ -89,18 +90,8 @@ class JobTakenAway(Exception):
 
 
 def _output_names(input_names: list[str], ours: list[str]) -> list[str]:
-    """Our column names, suffixed when the input already uses one, so the user's
-    columns are kept as sent (the same rule as the engine's CSV scoring)."""
-    taken = set(input_names)
-    names = []
-    for name in ours:
-        candidate, number = name, 1
-        while candidate in taken:
-            number += 1
-            candidate = f"{name}_{number}"
-        taken.add(candidate)
-        names.append(candidate)
-    return names
+    """Our column names, suffixed when the input already uses one (the engine's rule)."""
+    return unique_output_names(ours, set(input_names))
 
 
 # Cells starting with one of these may be spreadsheet formulas; only those are handed

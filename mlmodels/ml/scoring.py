@@ -178,7 +178,7 @@ def neutralise_formulas(values: ArrayLike) -> ArrayLike:
 # --- CSV scoring --------------------------------------------------------------------------
 
 
-def _unique_names(wanted: list[str], taken: set[str]) -> list[str]:
+def unique_output_names(wanted: list[str], taken: set[str]) -> list[str]:
     """Our output column names, suffixed when the input already uses one (a re-scored
     result file has a ``prediction`` column): the user's columns are kept as sent."""
     names = []
@@ -258,7 +258,7 @@ def score_csv(
     ours = [PREDICTION]
     if schema.task == "classification":
         ours += [probability_column(value) for value in schema.classes or []]
-    output_names = list(raw_names) + _unique_names(ours, set(raw_names))
+    output_names = list(raw_names) + unique_output_names(ours, set(raw_names))
 
     directory = os.path.dirname(os.path.abspath(result_path))
     handle, temporary = tempfile.mkstemp(dir=directory, prefix=".scoring-", suffix=".csv.part")
