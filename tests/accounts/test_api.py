@@ -10,7 +10,9 @@ from tests.conftest import PASSWORD
 
 def test_register_answers_with_token_and_balance(api, db):
     response = api.post(
-        "/api/v1/auth/register/", {"username": "carol", "password": PASSWORD, "email": "c@example.com"}, format="json"
+        "/api/v1/auth/register/",
+        {"username": "carol", "password": PASSWORD, "email": "c@example.com"},
+        format="json",
     )
     assert response.status_code == 201
     body = response.json()
@@ -85,7 +87,12 @@ def test_wrong_credentials_are_400(api, alice):
 def test_password_guessing_is_throttled(api, alice, settings):
     settings.LOGIN_FAILURE_LIMIT = 3
     for _ in range(3):
-        assert api.post("/api/v1/auth/token/", {"username": "alice", "password": "guess"}, format="json").status_code == 400
+        assert (
+            api.post(
+                "/api/v1/auth/token/", {"username": "alice", "password": "guess"}, format="json"
+            ).status_code
+            == 400
+        )
     blocked = api.post("/api/v1/auth/token/", {"username": "alice", "password": PASSWORD}, format="json")
     assert blocked.status_code == 429
     assert "Too many failed login attempts" in blocked.json()["detail"]
@@ -132,15 +139,16 @@ def test_a_regenerated_token_replaces_the_old_one(alice, alice_web, api):
     assert api.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Token {new}").status_code == 200
 
 
-def test_registration_is_throttled(api, db, settings):
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {
-        **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "register": "2/hour"}}
-    from rest_framework.settings import api_settings
+def test_registration_is_throttled(api, db, monkeypatch):
     from rest_framework.throttling import ScopedRateThrottle
 
-    ScopedRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+    # DRF reads the rates into a class attribute at import; monkeypatch restores it.
+    rates = {**ScopedRateThrottle.THROTTLE_RATES, "register": "2/hour"}
+    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", rates)
     codes = [
-        api.post("/api/v1/auth/register/", {"username": f"user{i}", "password": PASSWORD}, format="json").status_code
+        api.post(
+            "/api/v1/auth/register/", {"username": f"user{i}", "password": PASSWORD}, format="json"
+        ).status_code
         for i in range(3)
     ]
     assert codes == [201, 201, 429]

@@ -20,9 +20,14 @@ from tests.conftest import BASE_DIR, database_url_for_subprocess, wait_for
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 SCREENSHOTS = BASE_DIR / "tests" / "e2e" / "screenshots"
 
+
 # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
 # between browser steps are plain synchronous code, which Django would otherwise refuse.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+# Only for the browser tests, and only while each runs: a process-wide setting would
+# leak into every subprocess other tests start (check --deploy rightly refuses it).
+@pytest.fixture(autouse=True)
+def _allow_orm_beside_playwright(monkeypatch):
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -132,7 +137,9 @@ def live(start_worker, tmp_path, settings):
     server.stop()
 
 
-@pytest.fixture(scope="session")
+# Per test, not per session: a running Playwright keeps an event loop in this thread,
+# and the database tests collected after these would then be refused as "async".
+@pytest.fixture
 def browser():
     from playwright.sync_api import sync_playwright
 

@@ -44,14 +44,17 @@ def test_it_queues_the_model_and_charges_the_training_price(alice_api, alice, tr
 def test_it_enqueues_the_task_only_when_the_transaction_commits(
     alice_api, train_body, django_capture_on_commit_callbacks
 ):
-    from django_q.models import OrmQ
+    from django_q.brokers import get_broker
+    from django_q.signing import SignedPackage
 
+    broker = get_broker()  # the ORM broker or Redis, whichever is configured
+    broker.purge_queue()
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         response = alice_api.post(URL, train_body(), format="json")
 
     assert response.status_code == 202
     assert len(callbacks) == 1
-    queued = [task.task for task in OrmQ.objects.all()]
+    queued = [SignedPackage.loads(payload) for _, payload in broker.dequeue() or []]
     assert [(task["func"], task["args"]) for task in queued] == [
         ("mlmodels.tasks.train_model_task", (response.json()["id"],))
     ]
