@@ -80,7 +80,6 @@ def test_fifty_concurrent_submissions_from_a_balance_that_pays_for_twenty(
 def test_two_hundred_jobs_over_two_qclusters_each_run_exactly_once(
     live, start_cluster, make_user, make_model, figures
 ):
-    from django_q.models import Task
 
     from billing.models import LedgerEntry
     from predictions.models import Prediction
@@ -141,8 +140,8 @@ def test_two_hundred_jobs_over_two_qclusters_each_run_exactly_once(
     }
     per_cluster = Counter(runs[0] for runs in ran_on.values())
     assert per_cluster[0] > 0 and per_cluster[1] > 0, per_cluster
-    task_names = Counter(Task.objects.filter(name__startswith="prediction-").values_list("name", flat=True))
-    assert len(task_names) == jobs and set(task_names.values()) == {1}
+    # (django-q keeps no rows for successful tasks: save_limit is -1; the clusters' own
+    # logs above are the record of where each job ran.)
 
     figures["jobs"] = jobs
     figures["clusters"] = 2
