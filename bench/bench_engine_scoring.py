@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import pickle
 import resource
 import subprocess
@@ -23,45 +22,18 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
-import pyarrow.csv as pacsv
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 sys.path.insert(0, str(ROOT))
 
-NUMERIC = [f"x{number:02d}" for number in range(1, 21)]
-CATEGORICAL = [f"c{number}" for number in range(1, 6)]
-LEVELS = [8, 20, 50, 3, 120]  # categories per categorical column
-MISSING_RATE = 0.01
+# The same 25-column table as the service benchmarks (bench/harness.py), so the
+# engine-only and end-to-end figures describe the same data.
+from harness import CATEGORICAL, NUMERIC, write_csv  # noqa: E402
+from harness import generate_table as generate  # noqa: E402
+
 TRAIN_ROWS = 5_000
-
-
-def generate(rows: int, seed: int, *, with_target: bool) -> pa.Table:
-    rng = np.random.default_rng(seed)
-    columns: dict[str, pa.Array] = {}
-    signal = np.zeros(rows)
-    weights = rng.normal(size=len(NUMERIC))
-    for name, weight in zip(NUMERIC, weights, strict=True):
-        values = np.round(rng.normal(loc=rng.uniform(-5, 5), scale=rng.uniform(0.5, 20), size=rows), 4)
-        signal += weight * (values - values.mean()) / (values.std() or 1.0)
-        columns[name] = pa.array(values, mask=rng.random(rows) < MISSING_RATE)
-    for name, levels in zip(CATEGORICAL, LEVELS, strict=True):
-        codes = rng.integers(0, levels, size=rows)
-        signal += (codes % 3 - 1) * 0.5
-        labels = np.array([f"{name}_level_{code:03d}" for code in range(levels)], dtype=object)
-        columns[name] = pa.array(labels[codes], mask=rng.random(rows) < MISSING_RATE)
-    if with_target:
-        probability = 1 / (1 + np.exp(-signal / 3))
-        columns["target"] = pa.array(np.where(rng.random(rows) < probability, "yes", "no"))
-    return pa.table(columns)
-
-
-def write_csv(table: pa.Table, path: Path) -> None:
-    temporary = path.with_suffix(".part")
-    pacsv.write_csv(table, temporary, pacsv.WriteOptions(quoting_style="none"))
-    os.replace(temporary, path)
 
 
 def prepare(rows: int) -> tuple[Path, Path]:
