@@ -23,10 +23,12 @@ import harness
 
 
 def in_process_one_row_ms(samples: int = 200) -> float:
-    """The floor: validate + predict one row in this process (no HTTP, no queue)."""
+    """The floor: validate + predict one row in this process (no HTTP, no queue), as
+    the request (validate_records) and the worker (predict_frame) do it."""
     from mlmodels.ml.artifacts import load_artifact
-    from mlmodels.ml.inputs import frame_from_records, validate_frame
+    from mlmodels.ml.inputs import validate_records
     from mlmodels.ml.scoring import predict_frame, records_from_predictions
+    from predictions.coerced import coerced_from_json, coerced_to_json
 
     artifact, meta = harness.trained_model_files()
     loaded = load_artifact(artifact, sha256=meta["sha256"])
@@ -34,10 +36,10 @@ def in_process_one_row_ms(samples: int = 200) -> float:
     timings = []
     for _ in range(samples):
         started = time.perf_counter()
-        checked = validate_frame(frame_from_records(row), loaded.feature_schema, max_rows=1)
-        records_from_predictions(
-            predict_frame(loaded.pipeline, checked.frame, loaded.feature_schema), loaded.feature_schema
-        )
+        schema = loaded.feature_schema
+        checked = validate_records(row, schema, max_rows=1)
+        frame = coerced_from_json(coerced_to_json(checked.coerced, schema), schema)
+        records_from_predictions(predict_frame(loaded.pipeline, frame, schema), schema)
         timings.append(time.perf_counter() - started)
     return statistics.median(timings) * 1000
 

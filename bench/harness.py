@@ -400,15 +400,23 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds(pids) -> float:
-    """User + system CPU time consumed so far by ``pids`` (from /proc/<pid>/stat)."""
+    """User + system CPU time consumed so far by ``pids`` and by the children they have
+    reaped (from /proc/<pid>/stat). Pass a whole process tree, read afresh each time:
+    a worker that exited meanwhile (django-q recycles them) is then still counted, in
+    its parent's total."""
     total = 0
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
+        total += sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
     return total / CLOCK_TICKS
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of ``pid`` and everything below it, reaped children included."""
+    return cpu_seconds([pid, *descendants(pid)])
 
 
 def pids_named(name: str) -> list[int]:

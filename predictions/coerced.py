@@ -1,6 +1,6 @@
 """JSON input as the schema's coercion left it, stored at submit and scored by the worker.
 
-Submitting already coerces every value to check it (mlmodels.ml.inputs.validate_frame);
+Submitting already coerces every value to check it (mlmodels.ml.inputs.validate_records);
 coercing again in the worker costs as much CPU as the prediction itself for a one-row
 job. So the coerced values are kept with the job and turned back into exactly the frame
 ``coerce_frame`` returns: float64 columns for numeric features, object columns holding
@@ -27,11 +27,11 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def coerced_to_json(frame: pd.DataFrame, schema: FeatureSchema) -> dict[str, Any]:
-    columns = [[_plain(value) for value in frame[feature.name].tolist()] for feature in schema.features]
+def coerced_to_json(rows: list[list[Any]], schema: FeatureSchema) -> dict[str, Any]:
+    """``ValidatedRecords.coerced`` (rows in schema order) as stored with the job."""
     return {
         "features": [[feature.name, feature.kind] for feature in schema.features],
-        "rows": [list(row) for row in zip(*columns, strict=True)] if columns else [],
+        "rows": [[_plain(value) for value in row] for row in rows],
     }
 
 

@@ -34,7 +34,7 @@ from billing.services import (
     request_fingerprint,
 )
 from mlmodels.ml.errors import InputError, TooManyRowsError
-from mlmodels.ml.inputs import frame_from_records, validate_csv, validate_frame
+from mlmodels.ml.inputs import validate_csv, validate_records
 from mlmodels.ml.schema import FeatureSchema
 from mlmodels.models import TrainedModel
 from mlmodels.selectors import model_get_for_user
@@ -121,8 +121,7 @@ def _check_json(inputs: Any, schema: FeatureSchema) -> _CheckedInput:
         )
         raise PayloadTooLarge(f"Too many rows: {message}.", {"inputs": [message]})
     try:
-        frame = frame_from_records(inputs)
-        checked = validate_frame(frame, schema, max_rows=limit, field_name="inputs")
+        checked = validate_records(inputs, schema, max_rows=limit, field_name="inputs")
     except InputError as error:
         raise _input_error(error) from None
     return _CheckedInput(
@@ -130,8 +129,8 @@ def _check_json(inputs: Any, schema: FeatureSchema) -> _CheckedInput:
         rows=checked.rows,
         extra_columns=checked.extra_columns,
         inputs=records,
-        input_columns=[str(name) for name in frame.columns],
-        coerced_inputs=coerced_to_json(checked.frame, schema),
+        input_columns=checked.columns,
+        coerced_inputs=coerced_to_json(checked.coerced, schema),
     )
 
 

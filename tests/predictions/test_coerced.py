@@ -8,7 +8,8 @@ import json
 import pandas as pd
 import pytest
 
-from mlmodels.ml.inputs import frame_from_records, validate_frame
+from mlmodels.ml import inputs
+from mlmodels.ml.inputs import frame_from_records, validate_frame, validate_records
 from mlmodels.ml.schema import Feature, FeatureSchema
 from mlmodels.ml.scoring import predict_frame
 from predictions.coerced import coerced_from_json, coerced_to_json
@@ -38,14 +39,17 @@ def coerced(records) -> pd.DataFrame:
     return validate_frame(frame_from_records(records), SCHEMA, max_rows=100).frame
 
 
+@pytest.mark.parametrize("path", ["scalar", "pandas"])
 @pytest.mark.parametrize("records", [RECORDS, RECORDS[:1], RECORDS[2:3]])
-def test_the_stored_values_give_back_the_coerced_frame(records):
-    frame = coerced(records)
-    stored = json.loads(json.dumps(coerced_to_json(frame, SCHEMA)))  # as the database keeps it
+def test_the_stored_values_give_back_the_coerced_frame(records, path, monkeypatch):
+    if path == "pandas":
+        monkeypatch.setattr(inputs, "SCALAR_RECORDS_LIMIT", 0)
+    checked = validate_records(records, SCHEMA, max_rows=100)
+    stored = json.loads(json.dumps(coerced_to_json(checked.coerced, SCHEMA)))  # as the database keeps it
 
     rebuilt = coerced_from_json(stored, SCHEMA)
 
-    pd.testing.assert_frame_equal(rebuilt, frame)
+    pd.testing.assert_frame_equal(rebuilt, coerced(records))
 
 
 def test_the_rebuilt_frame_scores_the_same(classifier):
@@ -55,7 +59,8 @@ def test_the_rebuilt_frame_scores_the_same(classifier):
     schema = model.feature_schema
     records = [{"age": 61, "income": 72.5, "color": "red", "member": True}, {"age": None, "color": "mauve"}]
     frame = validate_frame(frame_from_records(records), schema, max_rows=10).frame
-    rebuilt = coerced_from_json(json.loads(json.dumps(coerced_to_json(frame, schema))), schema)
+    checked = validate_records(records, schema, max_rows=10)
+    rebuilt = coerced_from_json(json.loads(json.dumps(coerced_to_json(checked.coerced, schema))), schema)
 
     pd.testing.assert_frame_equal(
         predict_frame(model.pipeline, rebuilt, schema), predict_frame(model.pipeline, frame, schema)
