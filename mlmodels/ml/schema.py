@@ -259,7 +259,9 @@ def coerce_frame(
 # ``coerce_frame``, which is then the one that judges and reports. Tested against
 # ``coerce_frame`` over generated records (tests/ml/test_coerce_records.py).
 
-_PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+# A number as people write it: sign, digits, point, exponent; nothing else.
+PLAIN_NUMBER = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+_PLAIN_NUMBER = re.compile(PLAIN_NUMBER)
 _ASCII_WHITESPACE = " \t\n\r\x0b\x0c"
 _TRUE_SCALARS = TRUE_TOKENS | {"1"}
 _FALSE_SCALARS = FALSE_TOKENS | {"0"}

@@ -27,8 +27,10 @@ import pyarrow.csv as pacsv
 
 from .csvio import check_header, frame_from_arrow, iter_arrow_chunks, read_header, sniff_format
 from .errors import InputError, MLError
+from .fastpath import MAX_ROWS as FAST_MAX_ROWS
+from .fastpath import fast_transform_for
 from .inputs import coercion_error
-from .schema import FeatureSchema, coerce_frame
+from .schema import PLAIN_NUMBER, FeatureSchema, coerce_frame
 
 PREDICTION = "prediction"
 PROBABILITY_PREFIX = "probability_"
@@ -39,7 +41,7 @@ _FORMULA_CHARACTERS = ["=", "+", "-", "@", "\t", "\r"]
 _FORMULA_START = r"^[=+\-@\t\r]"
 # ...unless the cell is a plain number ("-1.5", "+3", "-2e-5"): a spreadsheet reads
 # those as numbers, not formulas, and prefixing them would turn numbers into text.
-_PLAIN_NUMBER = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
+_PLAIN_NUMBER = rf"^{PLAIN_NUMBER}$"
 
 ArrayLike = TypeVar("ArrayLike", pd.Series, np.ndarray, pa.Array, pa.ChunkedArray)
 
@@ -83,13 +85,18 @@ def predict_frame(pipeline: Any, coerced: pd.DataFrame, schema: FeatureSchema) -
 
     A classifier's prediction is the class with the highest probability: one pass
     through the pipeline instead of two (predict and predict_proba), and the predicted
-    class always agrees with the probabilities shown next to it.
+    class always agrees with the probabilities shown next to it. A few rows go through
+    the pipeline's compiled preprocessing when it has one (``fastpath``).
     """
+    estimator, features = pipeline, coerced
+    fast = fast_transform_for(pipeline) if len(coerced) <= FAST_MAX_ROWS else None
+    if fast is not None:  # the same numbers without scikit-learn's per-call overhead
+        estimator, features = pipeline.steps[-1][1], fast(coerced)
     if schema.task != "classification":
-        predicted = np.asarray(pipeline.predict(coerced), dtype="float64").reshape(-1)
+        predicted = np.asarray(estimator.predict(features), dtype="float64").reshape(-1)
         return pd.DataFrame({PREDICTION: predicted}, index=coerced.index)
     classes = list(schema.classes or [_plain(value) for value in pipeline.classes_])
-    probabilities = np.asarray(pipeline.predict_proba(coerced), dtype="float64")
+    probabilities = np.asarray(estimator.predict_proba(features), dtype="float64")
     probabilities = probabilities[:, _class_positions(pipeline, schema)]
     labels = np.empty(len(classes), dtype=object)
     labels[:] = classes
@@ -99,9 +106,7 @@ def predict_frame(pipeline: Any, coerced: pd.DataFrame, schema: FeatureSchema) -
     return pd.DataFrame(columns, index=coerced.index)
 
 
-def records_from_predictions(
-    pred_frame: pd.DataFrame, schema: FeatureSchema
-) -> list[dict[str, Any]]:
+def records_from_predictions(pred_frame: pd.DataFrame, schema: FeatureSchema) -> list[dict[str, Any]]:
     """Inline JSON results: ``[{"prediction": ..., "probabilities": {class: p}}]``
     (no ``probabilities`` for regression). Values are plain Python, NaN is None."""
     predictions = [
@@ -126,9 +131,7 @@ def _neutralise_arrow(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.Chunk
         return values  # numbers and booleans cannot hold a formula
     # The first character against a set is cheaper than a regex over every cell.
     first = pc.utf8_slice_codeunits(values, 0, 1)
-    starts = pc.fill_null(
-        pc.is_in(first, value_set=pa.array(_FORMULA_CHARACTERS, first.type)), False
-    )
+    starts = pc.fill_null(pc.is_in(first, value_set=pa.array(_FORMULA_CHARACTERS, first.type)), False)
     if not pc.any(starts).as_py():
         return values  # the common case: no copy at all
     if isinstance(values, pa.ChunkedArray):
@@ -150,9 +153,7 @@ def _neutralise_arrow(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.Chunk
 def _neutralise_series(values: pd.Series) -> pd.Series:
     if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
         arrow = pa.chunked_array(values.array.__arrow_array__())
-        return pd.Series(
-            _neutralise_arrow(arrow), index=values.index, name=values.name, dtype=values.dtype
-        )
+        return pd.Series(_neutralise_arrow(arrow), index=values.index, name=values.name, dtype=values.dtype)
     if values.dtype != object and not isinstance(values.dtype, pd.StringDtype):
         return values
     # Non-string cells give NaN from the .str accessor: never touched.
