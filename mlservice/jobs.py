@@ -4,11 +4,14 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
 from collections.abc import Callable
 
 from django.db import models, transaction
+from django_q.brokers import Broker, get_broker
+from django_q.conf import Conf
 from django_q.tasks import async_task
 
 from mlservice.errors import InvalidInput
@@ -19,14 +22,31 @@ MAX_WAIT_SECONDS = 60
 _PREFER_WAIT = re.compile(r"(?:^|[;,\s])wait\s*=\s*(\d+)(?:$|[;,\s])", re.IGNORECASE)
 
 
-def enqueue_on_commit(func: str, *args, task_name: str, on_enqueued: Callable[[str], None] | None = None) -> None:
+_brokers: dict[tuple, Broker] = {}
+
+
+def _broker() -> Broker:
+    """This process's broker. django-q builds a new one for every task it is not given
+    one for — with Redis a new client, connection pool and TCP connection each time
+    (~1 ms of CPU, most of it redis-py reading its own package metadata). redis-py's
+    pool is thread-safe and reconnects after a fork or a lost connection."""
+    key = (os.getpid(), Conf.CLUSTER_NAME, str(Conf.REDIS), str(Conf.ORM))
+    broker = _brokers.get(key)
+    if broker is None:
+        broker = _brokers[key] = get_broker()
+    return broker
+
+
+def enqueue_on_commit(
+    func: str, *args, task_name: str, on_enqueued: Callable[[str], None] | None = None
+) -> None:
     """Enqueue ``func(*args)`` once the current transaction commits (at once outside a
     transaction): a worker never sees a job whose row is not committed yet, and a
     rolled-back request enqueues nothing. Tasks get ids only, never objects."""
 
     def enqueue() -> None:
         try:
-            task_id = async_task(func, *args, task_name=task_name)
+            task_id = async_task(func, *args, task_name=task_name, broker=_broker())
         except Exception:
             # The job's row is committed (and paid for): an unreachable broker must not
             # turn it into an error that the client retries and pays for again. The
