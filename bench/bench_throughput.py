@@ -94,9 +94,11 @@ def main() -> None:
             "qcluster": lambda: harness.tree_cpu_seconds(worker.pid),
         }
         if not arguments.sqlite:
-            backends = harness.postgres_backends(stack.database_name)
+            # The whole server (backends come and go; an exited one is counted in its
+            # parent's total): nothing else uses it during the run.
+            postmaster = harness.parent_pid(harness.postgres_backends(stack.database_name)[0])
             servers = harness.pids_named("redis-server")
-            components["postgres"] = lambda: harness.cpu_seconds(backends)
+            components["postgres"] = lambda: harness.tree_cpu_seconds(postmaster)
             components["redis"] = lambda: harness.cpu_seconds(servers)
         clients_cpu = time.process_time  # this process: the 8 client threads
         components["clients (this script)"] = clients_cpu

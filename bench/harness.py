@@ -419,6 +419,10 @@ def tree_cpu_seconds(pid: int) -> float:
     return cpu_seconds([pid, *descendants(pid)])
 
 
+def parent_pid(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
 def pids_named(name: str) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
