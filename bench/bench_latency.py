@@ -67,7 +67,6 @@ def main() -> None:
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--web-threads", type=int, default=4)
     parser.add_argument("--queue-workers", type=int, default=2)
-    parser.add_argument("--tuned", action="store_true", help="with the settings PERFORMANCE.md proposes")
     arguments = parser.parse_args()
 
     name = "latency-redis" if arguments.redis else "latency-orm"
@@ -80,7 +79,6 @@ def main() -> None:
         web_workers=arguments.web_workers,
         web_threads=arguments.web_threads,
         queue_workers=arguments.queue_workers,
-        tuned=arguments.tuned,
     ) as stack:
         (user, token), *_ = harness.make_users(1)
         model = harness.register_model(owner=user)

@@ -65,7 +65,6 @@ def main() -> None:
     parser.add_argument("--web-threads", type=int, default=8)
     parser.add_argument("--queue-workers", type=int, default=2)
     parser.add_argument("--sqlite", action="store_true", help="SQLite + ORM broker instead (for comparison)")
-    parser.add_argument("--tuned", action="store_true", help="with the settings PERFORMANCE.md proposes")
     arguments = parser.parse_args()
 
     with harness.Stack(
@@ -75,7 +74,6 @@ def main() -> None:
         web_workers=arguments.web_workers,
         web_threads=arguments.web_threads,
         queue_workers=arguments.queue_workers,
-        tuned=arguments.tuned,
     ) as stack:
         users = harness.make_users(arguments.clients)
         model = harness.register_model(owner=users[0][0])

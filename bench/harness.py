@@ -126,7 +126,6 @@ class Stack:
     web_workers: int = 2
     web_threads: int = 8
     queue_workers: int = 2
-    tuned: bool = False  # bench/tuned_settings.py: the settings changes PERFORMANCE.md proposes
     extra_env: dict[str, str] = field(default_factory=dict)
     processes: list[subprocess.Popen] = field(default_factory=list)
 
@@ -163,8 +162,6 @@ class Stack:
         }
         if self.redis:
             self.env["REDIS_URL"] = REDIS_URL
-        if self.tuned:
-            self.env["DJANGO_SETTINGS_MODULE"] = "bench.tuned_settings"
         self.env.update(self.extra_env)
 
     # Set-up, in this process --------------------------------------------------------------
