@@ -15,7 +15,6 @@ import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -134,16 +133,7 @@ def _check_json(inputs: Any, schema: FeatureSchema) -> _CheckedInput:
     )
 
 
-def _looks_like_json(path: Path) -> bool:
-    with open(path, "rb") as handle:
-        head = handle.read(512).lstrip(b"\xef\xbb\xbf \t\r\n")
-    return head[:1] in (b"{", b"[")
-
-
 def _check_csv(upload: StoredCsv, schema: FeatureSchema) -> _CheckedInput:
-    if upload.size and _looks_like_json(upload.path):
-        message = "this file holds JSON, not CSV; send JSON rows as inputs in a JSON body instead"
-        raise InvalidInput(f"The file is not CSV: {message}.", {FILE_FIELD: [message]})
     try:
         summary = validate_csv(
             upload.path,

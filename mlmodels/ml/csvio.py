@@ -18,6 +18,7 @@ import codecs
 import csv
 import io
 import os
+import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -82,6 +83,11 @@ class Table:
     columns: list[ColumnInfo]
 
 
+_JSON_START = re.compile(
+    rb'\s*(?:\{\s*["}]|\[\s*(?:[\[{"\]]|(?:-?[0-9][0-9.eE+-]*|true|false|null)\s*,))'
+)
+
+
 def _fail(message: str) -> DatasetError:
     return DatasetError(message, {"file": [message]})
 
@@ -106,6 +112,13 @@ def _refuse_binary(sample: bytes) -> None:
     controls = sum(sample.count(bytes([code])) for code in range(32) if code not in (9, 10, 12, 13))
     if sample and controls > max(8, len(sample) // 100):
         raise _fail("the file contains binary data, not CSV text")
+    # A JSON document (an object, or a list of objects/values) would otherwise be read as
+    # a one-line CSV and refused for something beside the point (duplicate columns).
+    if _JSON_START.match(sample.removeprefix(codecs.BOM_UTF8)):
+        raise _fail(
+            "this file holds JSON, not CSV text; save it as CSV (for predictions, JSON rows "
+            "can be sent as inputs in a JSON body instead)"
+        )
 
 
 def _not_utf8_block(path: str | os.PathLike[str], sample: bytes) -> bytes | None:
@@ -346,6 +359,11 @@ def _ragged_error(
 ) -> DatasetError:
     found = _first_ragged_line(path, fmt)
     if found is None:
+        if "straddl" in detail:  # pyarrow: one row does not fit in a read block
+            return _fail(
+                f"a line is longer than {_BLOCK_SIZE // (1024 * 1024)} MB, which no table row "
+                "should be (is this a CSV file? an unclosed quote also makes one endless line)"
+            )
         return _fail(f"the file cannot be read as CSV{': ' + detail if detail else ''}")
     line, fields, expected = found
     message = f"line {line} has {fields} field{'s' if fields != 1 else ''}, expected {expected}"

@@ -113,15 +113,31 @@ def coercion_error(
     return _value_error(messages, total, field_name)
 
 
+def _comparable(name: str) -> str:
+    return "".join(character for character in name.lower() if character.isalnum())
+
+
 def _missing_columns(present: list[str], schema: FeatureSchema, field_name: str) -> None:
+    """Refuse input without every feature column, naming them all, and point at input
+    columns that look like one of them (``Sepal Length`` for ``sepal_length``)."""
     known = set(present)
     missing = [name for name in schema.feature_names if name not in known]
-    if missing:
-        names = ", ".join(f"'{name}'" for name in missing)
-        raise _fail(
-            f"missing column{'s' if len(missing) > 1 else ''} the model needs: {names}",
-            field_name,
-        )
+    if not missing:
+        return
+    names = ", ".join(f"'{name}'" for name in missing)
+    message = f"missing column{'s' if len(missing) > 1 else ''} the model needs: {names}"
+    details = [message]
+    unused = [name for name in present if name not in set(schema.feature_names)]
+    by_shape = {_comparable(name): name for name in unused}
+    for name in missing:
+        lookalike = by_shape.get(_comparable(name))
+        if lookalike is not None:
+            details.append(f"the input has '{lookalike}': did you mean '{name}'? Names must match exactly")
+    if len(details) == 1 and unused:
+        shown = ", ".join(f"'{name}'" for name in unused[:10])
+        more = f" and {len(unused) - 10} more" if len(unused) > 10 else ""
+        details.append(f"columns in the input that the model does not use: {shown}{more}")
+    raise InputError(message, {field_name: details})
 
 
 def _extra_columns(present: list[str], schema: FeatureSchema) -> list[str]:

@@ -218,6 +218,13 @@ def _coerce_arrow_text(series: pd.Series, kind: str) -> tuple[pd.Series, pd.Seri
     raise ValueError(f"unknown kind {kind!r}")
 
 
+def _shown(value: Any) -> str:
+    """A refused value as the user wrote it (JSON spells booleans true/false)."""
+    if isinstance(value, (bool, np.bool_)):
+        return "true" if value else "false"
+    return str(value)[:50]
+
+
 def coerce_frame(
     frame: pd.DataFrame, features: list[Feature]
 ) -> tuple[pd.DataFrame, list[CoercionProblem], int]:
@@ -242,7 +249,7 @@ def coerce_frame(
                     CoercionProblem(
                         row=int(position) + 1,
                         column=feature.name,
-                        value=str(column.iloc[position])[:50],
+                        value=_shown(column.iloc[position]),
                     )
                 )
     problems.sort(key=lambda problem: (problem.row, problem.column))

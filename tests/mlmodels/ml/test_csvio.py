@@ -187,6 +187,9 @@ def test_a_header_without_rows_is_refused(tmp_path):
         (b"\x89PNG\r\n\x1a\n\x00\x00", "PNG image"),
         (b"a,b\n1,\x002\n", "NUL bytes"),
         ("a,b\n1,2\n".encode("utf-16"), "UTF-16"),
+        (b'{"rows": [{"a": 1}]}', "holds JSON, not CSV"),
+        (b'\xef\xbb\xbf  [\n  {"a": 1, "b": 2}\n]', "holds JSON, not CSV"),
+        (b"[1, 2, 3]", "holds JSON, not CSV"),
     ],
 )
 def test_binary_files_are_refused(tmp_path, content, words):
@@ -313,3 +316,13 @@ def test_the_shared_datasets_read_with_the_right_kinds(name, shape, expected):
     kinds = {column.name: (column.kind, column.missing) for column in table.columns}
     assert {column: kinds[column] for column in expected} == expected
     assert not any(column.name.startswith("\ufeff") for column in table.columns)
+
+
+@pytest.mark.parametrize("header", ["[a],b\n1,2\n", "{x},y\n1,2\n", "[1] mm,b\n1,2\n"])
+def test_brackets_in_a_csv_header_are_not_taken_for_json(tmp_path, header):
+    assert list(read(tmp_path, header + "3,4\n").frame.columns)[1] in ("b", "y")
+
+
+def test_an_endless_line_is_named_as_such_not_in_pyarrow_words(tmp_path):
+    message = refusal(tmp_path, b"a,b\n1,2\n" + b"9" * (3 * 1024 * 1024) + b",3\n")
+    assert message.startswith("a line is longer than 1 MB, which no table row should be")

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from mlmodels.ml.errors import InputError, TooManyRowsError
-from mlmodels.ml.inputs import frame_from_records, validate_csv, validate_frame
+from mlmodels.ml.inputs import frame_from_records, validate_csv, validate_frame, validate_records
 from mlmodels.ml.schema import Feature, FeatureSchema
 
 SCHEMA = FeatureSchema(
@@ -107,6 +107,16 @@ def test_all_missing_columns_are_listed():
     assert errors_of(caught) == ["missing columns the model needs: 'age', 'member'"]
 
 
+def test_columns_that_differ_only_in_spelling_are_pointed_out():
+    with pytest.raises(InputError) as caught:
+        validate_records({"Age": 3, "city": "Paris", "Member ": "yes"}, SCHEMA, max_rows=10)
+    assert errors_of(caught) == [
+        "missing columns the model needs: 'age', 'member'",
+        "the input has 'Age': did you mean 'age'? Names must match exactly",
+        "the input has 'Member ': did you mean 'member'? Names must match exactly",
+    ]
+
+
 def test_the_first_twenty_bad_values_and_a_count():
     ages = ["x"] * 23 + ["1"]
     frame = pd.DataFrame({"age": ages, "city": "Paris", "member": "yes"})
@@ -120,6 +130,12 @@ def test_the_first_twenty_bad_values_and_a_count():
     assert messages[2] == "row 1002, column 'age': 'x' is not a number"
     assert messages[-1] == "... and 4 more"
     assert caught.value.message == "24 values cannot be read as the column's type"
+
+
+def test_a_json_boolean_in_a_numeric_column_is_quoted_as_json_spells_it():
+    with pytest.raises(InputError) as caught:
+        validate_records([{"age": True, "city": "Paris", "member": "yes"}], SCHEMA, max_rows=10)
+    assert errors_of(caught) == ["row 1, column 'age': 'true' is not a number"]
 
 
 def test_missing_tokens_are_not_bad_values():
@@ -170,7 +186,10 @@ def test_missing_columns_are_found_in_the_header(tmp_path):
     path = write(tmp_path, "city,extra\nParis,1\n")
     with pytest.raises(InputError) as caught:
         validate_csv(path, SCHEMA, max_rows=10)
-    assert errors_of(caught, "file") == ["missing columns the model needs: 'age', 'member'"]
+    assert errors_of(caught, "file") == [
+        "missing columns the model needs: 'age', 'member'",
+        "columns in the input that the model does not use: 'extra'",
+    ]
 
 
 def test_too_many_rows_in_a_file(tmp_path):
