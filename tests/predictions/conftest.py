@@ -10,6 +10,7 @@ import tempfile
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,9 @@ import pytest
 
 FEATURES = ["age", "income", "color", "member"]
 CLASSES = ["no", "yes"]
+if TYPE_CHECKING:
+    from mlmodels.models import TrainedModel
+
 PRICE = Decimal("0.05")
 _names = itertools.count(1)
 
@@ -67,40 +71,49 @@ def trained(task: str) -> Trained:
         return Trained(path.read_bytes(), info.sha256, result.feature_schema.to_dict(), algorithm)
 
 
+def register_model(
+    *, media_root: Path, owner, task: str = "classification", prefix: str = "model", **fields
+) -> TrainedModel:
+    """A ready, active TrainedModel (trained once per session and task) whose artifact
+    is written under ``media_root``; ``fields`` override the model's columns."""
+    from mlmodels.models import Algorithm, TrainedModel
+
+    model = trained(task)
+    algorithm, _ = Algorithm.objects.get_or_create(
+        key=model.algorithm,
+        defaults={"name": model.algorithm.replace("_", " ").title(), "task": task},
+    )
+    number = next(_names)
+    relative = f"models/{owner.pk}/{prefix}-{number}.joblib"
+    path = Path(media_root) / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(model.artifact)
+    values = {
+        "owner": owner,
+        "name": f"{prefix}-{task}-{number}",
+        "algorithm": algorithm,
+        "task": task,
+        "target": "label",
+        "status": TrainedModel.Status.READY,
+        "feature_schema": model.feature_schema,
+        "artifact": relative,
+        "artifact_sha256": model.sha256,
+        "artifact_size": len(model.artifact),
+        "price_per_row": PRICE,
+        "is_active": True,
+        "progress": 100,
+    }
+    values.update(fields)
+    return TrainedModel.objects.create(**values)
+
+
 @pytest.fixture
 def make_model(settings):
     """``make_model(owner=alice, task="classification", **fields)``: a ready, active
     TrainedModel whose artifact sits under this test's MEDIA_ROOT."""
-    from mlmodels.models import Algorithm, TrainedModel
 
     def make(*, owner, task: str = "classification", **fields) -> TrainedModel:
-        model = trained(task)
-        algorithm, _ = Algorithm.objects.get_or_create(
-            key=model.algorithm,
-            defaults={"name": model.algorithm.replace("_", " ").title(), "task": task},
-        )
-        number = next(_names)
-        relative = f"models/{owner.pk}/model-{number}.joblib"
-        path = Path(settings.MEDIA_ROOT) / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(model.artifact)
-        values = {
-            "owner": owner,
-            "name": f"{task}-model-{number}",
-            "algorithm": algorithm,
-            "task": task,
-            "target": "label",
-            "status": TrainedModel.Status.READY,
-            "feature_schema": model.feature_schema,
-            "artifact": relative,
-            "artifact_sha256": model.sha256,
-            "artifact_size": len(model.artifact),
-            "price_per_row": PRICE,
-            "is_active": True,
-            "progress": 100,
-        }
-        values.update(fields)
-        return TrainedModel.objects.create(**values)
+        return register_model(media_root=settings.MEDIA_ROOT, owner=owner, task=task, **fields)
 
     return make
 

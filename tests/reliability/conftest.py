@@ -15,8 +15,8 @@ import shutil
 import subprocess
 import sys
 import time
-from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -32,6 +32,9 @@ from tests.reliability.harness import (
 RELIABILITY_DIR = Path(__file__).resolve().parent
 QUEUE_NAME = f"reliability-{os.getpid()}"
 LOGS_DIR = BASE_DIR / "var" / "reliability" / "logs"
+if TYPE_CHECKING:
+    from mlmodels.models import TrainedModel
+
 _names = itertools.count(1)
 
 
@@ -187,36 +190,15 @@ def make_model(reliability_media):
     """``make_model(owner=user, price_per_row=Decimal("0.05"))``: a ready, active
     classifier (age, income, color, member → yes/no) whose artifact sits in the shared
     MEDIA_ROOT, trained with the real engine (once per session)."""
-    from mlmodels.models import Algorithm, TrainedModel
-    from tests.predictions.conftest import trained
+    from tests.predictions.conftest import register_model
 
     def make(*, owner, task: str = "classification", **fields) -> TrainedModel:
-        model = trained(task)
-        algorithm, _ = Algorithm.objects.get_or_create(
-            key=model.algorithm,
-            defaults={"name": model.algorithm.replace("_", " ").title(), "task": task},
+        return register_model(
+            media_root=reliability_media,
+            owner=owner,
+            task=task,
+            prefix="reliability",
+            **fields,
         )
-        number = next(_names)
-        relative = f"models/{owner.pk}/reliability-{number}.joblib"
-        path = reliability_media / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(model.artifact)
-        values = {
-            "owner": owner,
-            "name": f"reliability-{task}-{number}",
-            "algorithm": algorithm,
-            "task": task,
-            "target": "label",
-            "status": TrainedModel.Status.READY,
-            "feature_schema": model.feature_schema,
-            "artifact": relative,
-            "artifact_sha256": model.sha256,
-            "artifact_size": len(model.artifact),
-            "price_per_row": Decimal("0.05"),
-            "is_active": True,
-            "progress": 100,
-        }
-        values.update(fields)
-        return TrainedModel.objects.create(**values)
 
     return make
