@@ -267,6 +267,9 @@ PREDICTION_INLINE_ROWS = env_int("PREDICTION_INLINE_ROWS", 1000, minimum=1)
 # A job still queued this long after it was enqueued is assumed lost (Redis has no
 # delivery receipts) and is enqueued again by the sweep.
 QUEUED_STALE_SECONDS = env_int("QUEUED_STALE_SECONDS", 300, minimum=5)
+# Input and result files of a prediction are deleted this many days after it finished
+# (the prediction, its inline results and its ledger entries stay); 0 keeps them forever.
+PREDICTION_FILE_RETENTION_DAYS = env_int("PREDICTION_FILE_RETENTION_DAYS", 30, minimum=0)
 # How often the sweep runs (minutes).
 SWEEP_INTERVAL_MINUTES = env_int("SWEEP_INTERVAL_MINUTES", 1, minimum=1)
 

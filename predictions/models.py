@@ -58,6 +58,8 @@ class Prediction(models.Model):
     results = models.JSONField(null=True, blank=True, help_text="Inline results for JSON input.")
     result_file = models.CharField(max_length=300, blank=True, help_text="Path under MEDIA_ROOT.")
     scoring_seconds = models.FloatField(null=True, blank=True)
+    # Set when the sweep deleted the input and result files (PREDICTION_FILE_RETENTION_DAYS).
+    files_deleted_at = models.DateTimeField(null=True, blank=True)
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -69,6 +71,8 @@ class Prediction(models.Model):
             models.Index(fields=["owner", "-created_at"]),
             # The sweep looks for old queued and running jobs.
             models.Index(fields=["status", "enqueued_at"]),
+            # The sweep looks for finished jobs whose files are due for deletion.
+            models.Index(fields=["files_deleted_at", "finished_at"]),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(cost__gte=0), name="prediction_cost_not_negative"),

@@ -19,6 +19,10 @@ class ResultFileMissing(ServiceError):
     status_code = 404
 
 
+class ResultFileDeleted(ServiceError):
+    status_code = 410
+
+
 def prediction_list_for_user(*, user) -> QuerySet[Prediction]:
     return Prediction.objects.filter(owner=user).order_by("-created_at", "-id")
 
@@ -61,6 +65,13 @@ def prediction_result_path(*, prediction: Prediction) -> Path:
             ended = "was canceled" if prediction.status == Prediction.Status.CANCELED else "failed"
             message = f"The prediction {ended}; it has no results to download."
         raise Conflict(message, {"status": [f"The prediction is {prediction.status}."]})
+    if prediction.files_deleted_at is not None:
+        days = settings.PREDICTION_FILE_RETENTION_DAYS
+        kept = f"Files are kept for {days} days after a prediction finishes" if days else "Files were"
+        raise ResultFileDeleted(
+            f"The result file of this prediction was deleted on {prediction.files_deleted_at:%Y-%m-%d}. "
+            f"{kept}; the prediction, its inline results and its charge remain."
+        )
     path = Path(settings.MEDIA_ROOT) / prediction.result_file
     if not prediction.result_file or not path.is_file():
         raise ResultFileMissing("The result file of this prediction is no longer available.")

@@ -70,6 +70,7 @@ class PredictionSerializer(serializers.ModelSerializer):
             "input_filename",
             "extra_columns",
             "scoring_seconds",
+            "files_deleted_at",
         ]
         read_only_fields = fields
 
@@ -78,7 +79,7 @@ class PredictionSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_download_url(self, prediction: Prediction) -> str | None:
-        if prediction.status != Prediction.Status.SUCCEEDED:
+        if prediction.status != Prediction.Status.SUCCEEDED or prediction.files_deleted_at is not None:
             return None
         path = reverse("prediction-download", args=[prediction.pk])
         request = self.context.get("request")

@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -448,6 +449,38 @@ def prediction_sweep_run(*, now=None) -> SweepReport:
     if report.failed_running or report.requeued or report.failed_queued:
         logger.warning("prediction sweep: %s", report)
     return report
+
+
+# --- File retention --------------------------------------------------------------------
+
+
+def prediction_files_expire(*, now=None, batch: int = 500) -> list[int]:
+    """Delete the input and result files of predictions that finished more than
+    PREDICTION_FILE_RETENTION_DAYS ago (up to ``batch`` of them per call), and mark them.
+    The prediction, its inline results and its ledger entries stay. Files are deleted
+    before the mark, so an interrupted run is finished by the next one."""
+    days = settings.PREDICTION_FILE_RETENTION_DAYS
+    if days <= 0:
+        return []
+    now = now or timezone.now()
+    due = Prediction.objects.filter(
+        files_deleted_at__isnull=True,
+        finished_at__lt=now - timedelta(days=days),
+        status__in=Prediction.FINISHED,
+    ).order_by("finished_at")
+    media = Path(settings.MEDIA_ROOT)
+    expired = []
+    for prediction_id, input_file, result_file in due.values_list("pk", "input_file", "result_file")[:batch]:
+        for name in (input_file, result_file):
+            if name:
+                (media / name).unlink(missing_ok=True)
+        if Prediction.objects.filter(pk=prediction_id, files_deleted_at__isnull=True).update(
+            files_deleted_at=now
+        ):
+            expired.append(prediction_id)
+    if expired:
+        logger.info("deleted the files of %d predictions older than %d days", len(expired), days)
+    return expired
 
 
 def prediction_cost(*, rows: int, price_per_row: Decimal) -> Decimal:

@@ -248,5 +248,6 @@ def run_prediction(prediction_id: int) -> str:
 
 def prediction_sweep() -> dict[str, list[int]]:
     """Scheduled (every SWEEP_INTERVAL_MINUTES): fail and refund jobs stuck running,
-    enqueue again jobs whose task was lost. Returns the ids it moved, by what it did."""
-    return services.prediction_sweep_run().as_dict()
+    enqueue again jobs whose task was lost, delete the files of predictions past
+    PREDICTION_FILE_RETENTION_DAYS. Returns the ids it acted on, by what it did."""
+    return {**services.prediction_sweep_run().as_dict(), "files_deleted": services.prediction_files_expire()}

@@ -178,6 +178,7 @@ def _live_context(prediction: Prediction) -> dict:
         "rows": table,
         "preview_rows": PREVIEW_ROWS,
         "entries": selectors.prediction_ledger_entries(prediction=prediction),
+        "retention_days": settings.PREDICTION_FILE_RETENTION_DAYS,
     }
 
 
