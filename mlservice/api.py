@@ -3,17 +3,27 @@ exception handler that maps domain errors to status codes."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework import exceptions, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from mlservice.errors import ServiceError
+
+logger = logging.getLogger(__name__)
+
+# Seconds a client is asked to wait when a backing service is briefly out of reach.
+UNAVAILABLE_RETRY_AFTER = 5
 
 
 class Pagination(PageNumberPagination):
@@ -60,7 +70,46 @@ def _summary(errors: dict[str, list[str]]) -> str:
     return "Invalid input: " + ", ".join(sorted(errors)) + "."
 
 
+def _unavailable(exc: Exception) -> Response | None:
+    """A 503 naming the part that cannot be reached, for a database or Redis that is
+    down or restarting: a temporary condition the client should retry, not a bug."""
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        part = "its database"
+    elif isinstance(exc, (RedisConnectionError, RedisTimeoutError)):
+        part = "its cache and job queue (Redis)"
+    else:
+        return None
+    logger.warning("answered 503: %s unreachable (%s: %s)", part, type(exc).__name__, exc)
+    detail = (
+        f"The service is briefly unavailable: {part} cannot be reached. Try again in a few "
+        "seconds; a request retried with the same Idempotency-Key is never charged twice."
+    )
+    return Response(
+        error_body(detail, retry_after=UNAVAILABLE_RETRY_AFTER),
+        status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER)},
+    )
+
+
+def _body_refused(exc: Exception) -> Response | None:
+    """Django's limits on a request body, which it reports only as "Bad request."."""
+    if isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        detail = (
+            f"The request body is larger than the {limit / 1024 / 1024:g} MB limit for JSON and form "
+            "bodies. Send large prediction inputs as a CSV file (multipart, field file)."
+        )
+        return Response(error_body(detail), status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+    if isinstance(exc, TooManyFieldsSent):
+        detail = f"The form has more than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS:,} fields."
+        return Response(error_body(detail), status=status.HTTP_400_BAD_REQUEST)
+    return None
+
+
 def exception_handler(exc: Exception, context: dict) -> Response | None:
+    refused = _unavailable(exc) or _body_refused(exc)
+    if refused is not None:
+        return refused
     if isinstance(exc, ServiceError):
         return Response(error_body(exc.detail, exc.errors, **exc.extra), status=exc.status_code)
     if isinstance(exc, DjangoValidationError):

@@ -1,3 +1,6 @@
+import json
+
+
 def test_unknown_api_urls_answer_json_404(alice_api):
     response = alice_api.get("/api/v1/no-such-thing/")
     assert response.status_code == 404
@@ -50,3 +53,51 @@ def test_static_assets_are_vendored_not_from_a_cdn(client, db):
     page = client.get("/").content.decode()
     assert "/static/vendor/bootstrap/bootstrap.min.css" in page
     assert "https://" not in page.split("<body")[0]
+
+
+def test_an_unreachable_redis_is_a_503_naming_it_not_a_500(alice_api, settings):
+    # Throttling reads the cache on every API request: with Redis gone, say so.
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:9/0",  # nothing listens on the discard port
+            "OPTIONS": {"socket_connect_timeout": 1},
+        }
+    }
+    alice_api.raise_request_exception = False
+
+    response = alice_api.get("/api/v1/models/")
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    body = response.json()
+    assert "Redis" in body["detail"] and "cannot be reached" in body["detail"]
+    assert body["retry_after"] == 5
+
+
+def test_an_unreachable_database_is_a_503_naming_it(alice_api, monkeypatch):
+    from django.db import OperationalError
+
+    from mlmodels import api as mlmodels_api
+
+    def refused(**kwargs):
+        raise OperationalError('connection to server at "127.0.0.1", port 5432 failed: Connection refused')
+
+    monkeypatch.setattr(mlmodels_api.selectors, "model_list_for_user", refused)
+    alice_api.raise_request_exception = False
+
+    response = alice_api.get("/api/v1/models/")
+
+    assert response.status_code == 503
+    assert "its database cannot be reached" in response.json()["detail"]
+    assert "5432" not in response.content.decode()  # no connection details leak
+
+
+def test_a_body_over_the_upload_limit_is_a_413_that_says_so(api, db, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+    body = json.dumps({"username": "big", "password": "p" * (2 * 1024 * 1024)})
+
+    response = api.generic("POST", "/api/v1/auth/register/", body, content_type="application/json")
+
+    assert response.status_code == 413
+    assert response.json()["detail"].startswith("The request body is larger than the 1 MB limit")
