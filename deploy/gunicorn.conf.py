@@ -28,6 +28,13 @@ errorlog = "-"
 # counts stay in the multiprocess files.
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "2000"))
 max_requests_jitter = 200
+# gunicorn's control socket (for `gunicornc`) defaults to one path per user
+# (~/.gunicorn/gunicorn.ctl), which two instances on one host would share; it is off
+# unless GUNICORN_CONTROL_SOCKET names a path of this instance's own.
+control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "")
+control_socket_disable = not control_socket
+if not control_socket:
+    del control_socket
 
 
 def on_starting(server):
