@@ -249,7 +249,7 @@ def test_the_sweep_fails_and_refunds_a_stuck_running_job(alice, classifier, row,
 
     report = tasks.prediction_sweep()
 
-    assert report == {"failed_running": [prediction.pk], "requeued": [], "failed_queued": []}
+    assert report == {"failed_running": [prediction.pk], "requeued": [], "failed_queued": [], "files_deleted": []}
     prediction.refresh_from_db()
     assert prediction.status == "failed" and "stopped responding" in prediction.error
     assert Prediction.objects.get(pk=fresh.pk).status == "running"
