@@ -35,6 +35,9 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 # Past this many rows scikit-learn's vectorised transform is as fast (CSV chunks).
 MAX_ROWS = 1000
+# A column with more categories than this (most of them lumped together as infrequent)
+# would make a large table and a slow first prediction: such models keep scikit-learn.
+MAX_TABLE_CATEGORIES = 5000
 
 _UNKNOWN = "\x00mlservice-unknown-category\x00"
 
@@ -112,6 +115,8 @@ def _categorical_blocks(transformer: Any, columns: list[str]) -> list[_Categoric
     if imputer.add_indicator or encoder.drop is not None or len(encoder.categories_) != len(columns):
         return None
     categories = [list(values) for values in encoder.categories_]
+    if any(len(known) > MAX_TABLE_CATEGORIES for known in categories):
+        return None
     infrequent = getattr(encoder, "infrequent_categories_", None) or [None] * len(columns)
     widths = [
         len(known) - (len(rare) - 1 if rare is not None else 0)

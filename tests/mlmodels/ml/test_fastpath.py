@@ -153,3 +153,8 @@ def test_the_transform_is_built_once_per_pipeline(trained, monkeypatch):
     monkeypatch.setattr(fastpath, "compile_transform", lambda pipeline: pytest.fail("compiled again"))
 
     assert fast_transform_for(pipeline) is first is not None
+
+
+def test_a_column_with_very_many_categories_keeps_scikit_learn(trained, monkeypatch):
+    monkeypatch.setattr(fastpath, "MAX_TABLE_CATEGORIES", 10)  # the city column has more
+    assert compile_transform(trained("logistic_regression").pipeline) is None
