@@ -12,11 +12,15 @@ predictions) ``FastTransform`` does the same arithmetic with NumPy:
   plus their output for a missing and for an unknown value (so infrequent categories
   and ``handle_unknown`` come out exactly as the encoder writes them).
 
-A transform is only used after it has reproduced the real one bit for bit on a probe
+CatBoost's native preprocessor (numeric columns passed through, a constant for missing
+categories, a pandas frame out) is rebuilt as ``NativeTransform``: the same frame,
+same column dtypes, without the ColumnTransformer (~2.5 ms for one row).
+
+A transform is only used after it has reproduced the real one exactly on a probe
 frame built from the fitted pipeline (every category, missing and unknown values, and
-random numbers). Any other pipeline shape — CatBoost's native preprocessor, a model
-from an older engine — or any difference in the probe, and scoring uses
-scikit-learn as before (``fast_transform_for`` returns None).
+random numbers). Any other pipeline shape — a model from an older engine, say — or any
+difference in the probe, and scoring uses scikit-learn as before
+(``fast_transform_for`` returns None).
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 # Past this many rows scikit-learn's vectorised transform is as fast (CSV chunks).
 MAX_ROWS = 1000
@@ -83,6 +87,50 @@ class FastTransform:
             block.write(frame, out[:, start : start + block.width])
             start += block.width
         return out
+
+
+class NativeTransform:
+    """CatBoost's preprocessor: numeric columns as they are, categorical ones with
+    missing values replaced by the imputer's constant, in the real output's dtypes."""
+
+    def __init__(self, numeric: list[str], categorical: list[str], fill: str, dtypes: dict[str, Any]):
+        self.numeric, self.categorical, self.fill, self.dtypes = numeric, categorical, fill, dtypes
+
+    def __call__(self, frame: pd.DataFrame) -> pd.DataFrame:
+        data: dict[str, Any] = {name: frame[name].to_numpy(dtype="float64") for name in self.numeric}
+        for name in self.categorical:
+            values = [
+                self.fill if value is None or (isinstance(value, float) and value != value) else value
+                for value in frame[name].tolist()
+            ]
+            data[name] = pd.array(values, dtype=self.dtypes[name])
+        return pd.DataFrame(data, index=frame.index)
+
+
+def _native(preprocessor: ColumnTransformer) -> NativeTransform | None:
+    numeric: list[str] = []
+    categorical: list[str] = []
+    fill = None
+    for name, transformer, columns in preprocessor.transformers_:
+        if transformer == "drop" or (name == "remainder" and not len(columns)):
+            continue
+        if not isinstance(columns, list) or not all(isinstance(column, str) for column in columns):
+            return None
+        if name == "numeric" and type(transformer) is FunctionTransformer and transformer.func is None:
+            numeric = columns  # "passthrough", as fitted
+        elif (
+            name == "categorical"
+            and type(transformer) is SimpleImputer
+            and transformer.strategy == "constant"
+        ):
+            if transformer.add_indicator or not isinstance(transformer.fill_value, str):
+                return None
+            categorical, fill = columns, transformer.fill_value
+        else:
+            return None
+    if not numeric and not categorical:
+        return None
+    return NativeTransform(numeric, categorical, fill or "", {})
 
 
 def _steps(pipeline: Any, *types: type) -> list[Any] | None:
@@ -167,14 +215,7 @@ def _probe_frame(fast_blocks: list[_Numeric | _Categorical], seed: int = 0) -> p
     return pd.DataFrame(columns)
 
 
-def compile_transform(pipeline: Any) -> FastTransform | None:
-    """The fast transform of ``pipeline``'s preprocessor, or None when it cannot be
-    built or does not reproduce the real transform exactly."""
-    if type(pipeline) is not Pipeline or len(pipeline.steps) != 2:
-        return None
-    preprocessor = pipeline.steps[0][1]
-    if type(preprocessor) is not ColumnTransformer or not hasattr(preprocessor, "transformers_"):
-        return None
+def _one_hot(preprocessor: ColumnTransformer) -> FastTransform | None:
     blocks: list[_Numeric | _Categorical] = []
     for name, transformer, columns in preprocessor.transformers_:
         if transformer == "drop" or (name == "remainder" and not len(columns)):
@@ -193,10 +234,50 @@ def compile_transform(pipeline: Any) -> FastTransform | None:
             blocks.extend(categorical)
         else:
             return None
-    if not blocks:
+    return FastTransform(blocks) if blocks else None
+
+
+def _native_probe(native: NativeTransform, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = 16
+    columns: dict[str, Any] = {}
+    for name in native.numeric:
+        values = rng.normal(size=rows) * 10.0 ** rng.integers(-3, 4, size=rows)
+        values[rng.random(rows) < 0.25] = np.nan
+        columns[name] = values
+    for position, name in enumerate(native.categorical):
+        values = [f"value-{(row + position) % 5}" for row in range(rows)]
+        values[0], values[-1] = np.nan, native.fill
+        columns[name] = pd.Series(values, dtype=object)
+    return pd.DataFrame(columns)
+
+
+def compile_transform(pipeline: Any) -> FastTransform | NativeTransform | None:
+    """The fast transform of ``pipeline``'s preprocessor, or None when it cannot be
+    built or does not reproduce the real transform exactly."""
+    if type(pipeline) is not Pipeline or len(pipeline.steps) != 2:
         return None
-    fast = FastTransform(blocks)
-    probe = _probe_frame(blocks)
+    preprocessor = pipeline.steps[0][1]
+    if type(preprocessor) is not ColumnTransformer or not hasattr(preprocessor, "transformers_"):
+        return None
+    native = _native(preprocessor)
+    if native is not None:
+        probe = _native_probe(native)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            expected = preprocessor.transform(probe)
+        if not isinstance(expected, pd.DataFrame):
+            return None
+        native.dtypes = {name: expected[name].dtype for name in native.categorical}
+        try:
+            pd.testing.assert_frame_equal(native(probe), expected, check_exact=True)
+        except AssertionError:
+            return None
+        return native
+    fast = _one_hot(preprocessor)
+    if fast is None:
+        return None
+    probe = _probe_frame(fast.blocks)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         expected = preprocessor.transform(probe)
@@ -206,11 +287,13 @@ def compile_transform(pipeline: Any) -> FastTransform | None:
     return fast if got.shape == expected.shape and np.array_equal(got, expected) else None
 
 
-_compiled: weakref.WeakKeyDictionary[Any, FastTransform | None] = weakref.WeakKeyDictionary()
+_compiled: weakref.WeakKeyDictionary[Any, FastTransform | NativeTransform | None] = (
+    weakref.WeakKeyDictionary()
+)
 _lock = threading.Lock()
 
 
-def fast_transform_for(pipeline: Any) -> FastTransform | None:
+def fast_transform_for(pipeline: Any) -> FastTransform | NativeTransform | None:
     """The compiled transform of this (fitted) pipeline, built once per pipeline object."""
     with _lock:
         if pipeline in _compiled:

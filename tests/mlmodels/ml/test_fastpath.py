@@ -10,7 +10,7 @@ import pytest
 
 from mlmodels.ml import fastpath, scoring
 from mlmodels.ml.catalog import ALGORITHMS
-from mlmodels.ml.fastpath import compile_transform, fast_transform_for
+from mlmodels.ml.fastpath import FastTransform, NativeTransform, compile_transform, fast_transform_for
 from mlmodels.ml.inputs import validate_records
 from mlmodels.ml.preprocessing import MAX_ONE_HOT_CATEGORIES
 from mlmodels.ml.scoring import predict_frame
@@ -119,12 +119,22 @@ def test_the_compiled_preprocessing_scores_exactly_like_scikit_learn(key, traine
 
 
 @pytest.mark.parametrize("key", ALGORITHM_KEYS)
-def test_every_one_hot_pipeline_compiles_and_catboost_keeps_scikit_learn(key, trained):
+def test_every_pipeline_of_the_catalog_compiles(key, trained):
     compiled = compile_transform(trained(key).pipeline)
-    if "catboost" in key:
-        assert compiled is None  # its native preprocessor hands CatBoost a DataFrame
-    else:
-        assert compiled is not None, f"{key}: scoring a few rows would be ~4 ms slower"
+    # CatBoost's native preprocessor hands it a DataFrame; the others get one matrix.
+    expected = NativeTransform if "catboost" in key else FastTransform
+    assert isinstance(compiled, expected), f"{key}: scoring a few rows would be 2-4 ms slower"
+
+
+def test_catboost_gets_the_very_frame_its_preprocessor_makes(trained):
+    result = trained("catboost_classifier")
+    frame = _coerced(result, PROBE_RECORDS)
+
+    pd.testing.assert_frame_equal(
+        compile_transform(result.pipeline)(frame),
+        result.pipeline.steps[0][1].transform(frame),
+        check_exact=True,
+    )
 
 
 def test_the_transform_equals_the_preprocessor_output(trained):
