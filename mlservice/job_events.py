@@ -5,7 +5,8 @@
   package, so the worker's lines for the job carry the id of the request behind it.
 * ``pre_execute`` (in the worker, just before the task function runs): sets the job
   context, so every line the task logs carries ``job_kind``/``job_id``/``task_id``,
-  and logs ``started`` with the job's status as the worker found it.
+  and logs ``started`` with the job's status as the worker found it (read from the
+  database, except for tasks that report their own moves: REPORTING_TASKS).
 * ``post_execute_in_worker`` (right after it returns or raises): logs ``finished``
   with the status transition (``queued → succeeded``), the outcome and the time
   taken, then clears the context.
@@ -37,6 +38,9 @@ JOB_TASKS = {
     "mlmodels.tasks.train_model_task": ("training", "mlmodels.TrainedModel"),
     "mlmodels.tasks.dataset_profile_task": ("dataset_profile", "mlmodels.Dataset"),
 }
+# Tasks whose status moves report themselves (job_status_moved), so their log lines
+# need no status reads: a one-row prediction is a handful of queries in all.
+REPORTING_TASKS = {"predictions.tasks.run_prediction"}
 # Key added to the task package; django-q ignores keys it does not know.
 REQUEST_ID_KEY = "mlservice_request_id"
 
@@ -47,6 +51,9 @@ class _Running:
     request_token: Token | None
     from_status: str | None
     started: float
+    reports: bool = False  # the task reports its status moves
+    moved: bool = False
+    to_status: str | None = None
 
 
 # One task at a time runs in a worker process, but keyed by task id all the same.
@@ -94,9 +101,11 @@ def on_pre_execute(sender, task: dict, **kwargs) -> None:
         if task.get(REQUEST_ID_KEY):
             request_token = request_id_var.set(str(task[REQUEST_ID_KEY]))
         context_token = job_var.set(JobContext(kind=kind, job_id=job_id, task_id=task_id))
-        running = _Running(context_token, request_token, None, time.monotonic())
+        reports = get_func_repr(task.get("func")) in REPORTING_TASKS
+        running = _Running(context_token, request_token, None, time.monotonic(), reports=reports)
         _running[task_id] = running
-        running.from_status = _status_of(model_label, job_id)
+        if not reports:
+            running.from_status = _status_of(model_label, job_id)
         job_event(
             kind, job_id, "started", from_status=running.from_status, func=get_func_repr(task.get("func"))
         )
@@ -109,7 +118,10 @@ def on_post_execute_in_worker(sender, task: dict, **kwargs) -> None:
     running = _running.pop(task_id, None)
     try:
         kind, model_label, job_id = _job_of(task)
-        to_status = _status_of(model_label, job_id)
+        if running is not None and running.moved:
+            to_status = running.to_status
+        else:
+            to_status = _status_of(model_label, job_id)
         success = bool(task.get("success"))
         if not success:
             level = logging.ERROR
@@ -139,6 +151,20 @@ def on_post_execute_in_worker(sender, task: dict, **kwargs) -> None:
             except ValueError:  # set in another context (cannot happen in a worker)
                 job_var.set(None)
                 request_id_var.set(None)
+
+
+def job_status_moved(kind: str, job_id: int | str, from_status: str, to_status: str) -> None:
+    """Record a status move of the job the current task runs, for its log lines (a
+    move of any other job — the sweep failing one, say — is not this task's)."""
+    job = job_var.get()
+    if job is None or job.kind != kind or job.job_id != job_id:
+        return
+    running = _running.get(str(job.task_id))
+    if running is None or not running.reports:
+        return
+    if not running.moved:
+        running.from_status, running.moved = str(from_status), True
+    running.to_status = str(to_status)
 
 
 def connect() -> None:

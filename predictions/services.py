@@ -39,6 +39,7 @@ from mlmodels.ml.schema import FeatureSchema
 from mlmodels.models import TrainedModel
 from mlmodels.selectors import model_get_for_user
 from mlservice.errors import Conflict, InvalidInput, PayloadTooLarge, ServiceError
+from mlservice.job_events import job_status_moved
 from mlservice.jobs import enqueue_on_commit
 from predictions.coerced import coerced_to_json
 from predictions.models import Prediction
@@ -48,6 +49,7 @@ from predictions.waiting import announce_finished
 logger = logging.getLogger(__name__)
 
 IDEMPOTENCY_SCOPE = "predictions"
+JOB_KIND = "prediction"  # as mlservice.job_events names this task's jobs
 TASK = "predictions.tasks.run_prediction"
 Status = Prediction.Status
 
@@ -323,11 +325,12 @@ def prediction_cancel(*, user, prediction: Prediction) -> Prediction:
 def prediction_start(*, prediction_id: int, task_id: str = "") -> bool:
     """Claim a queued job for this worker (queued → running). False when the job is
     not queued any more: canceled, claimed by a twin delivery, or finished."""
-    return bool(
-        Prediction.objects.filter(pk=prediction_id, status=Status.QUEUED).update(
-            status=Status.RUNNING, started_at=timezone.now(), progress=0, task_id=task_id[:64]
-        )
+    moved = Prediction.objects.filter(pk=prediction_id, status=Status.QUEUED).update(
+        status=Status.RUNNING, started_at=timezone.now(), progress=0, task_id=task_id[:64]
     )
+    if moved:
+        job_status_moved(JOB_KIND, prediction_id, Status.QUEUED, Status.RUNNING)
+    return bool(moved)
 
 
 def prediction_progress(*, prediction_id: int, percent: int) -> bool:
@@ -357,6 +360,7 @@ def prediction_succeed(
     )
     if moved:
         announce_finished(prediction_id)
+        job_status_moved(JOB_KIND, prediction_id, Status.RUNNING, Status.SUCCEEDED)
     return bool(moved)
 
 
@@ -372,6 +376,8 @@ def prediction_fail(
         if moved:
             _refund(prediction_id, memo=f"Refund: prediction #{prediction_id} failed")
             announce_finished(prediction_id)
+    if moved:
+        job_status_moved(JOB_KIND, prediction_id, from_status, Status.FAILED)
     return bool(moved)
 
 

@@ -136,12 +136,30 @@ def test_a_job_s_events_carry_its_id_and_status_transition(alice_api, trained_mo
         assert line["job_kind"] == "prediction"
         assert line["job_id"] == prediction_id
         assert line["task_id"] == events["enqueued"]["task_id"]
-    assert started["from_status"] == "queued"
+    # A prediction reports its own status moves (no status reads for the log lines):
+    # the transition is on the finished line.
+    assert started.get("from_status") is None
     assert finished["from_status"] == "queued"
     assert finished["to_status"] == "succeeded"
     assert finished["success"] is True
     assert finished["message"] == f"prediction {prediction_id} finished queued → succeeded"
     assert Prediction.objects.get(pk=prediction_id).status == "succeeded"
+
+
+def test_a_move_of_another_job_is_not_taken_for_the_running_one(db, json_logs):
+    # The sweep, say, fails prediction 7 while the task for prediction 5 runs.
+    from mlservice.job_events import job_status_moved, on_post_execute_in_worker, on_pre_execute
+
+    task = {"id": "task-5", "func": "predictions.tasks.run_prediction", "args": (5,), "success": True}
+    on_pre_execute(sender=None, task=task)
+    job_status_moved("prediction", 7, "running", "failed")
+    job_status_moved("training", 5, "queued", "running")
+    job_status_moved("prediction", 5, "queued", "running")
+    job_status_moved("prediction", 5, "running", "succeeded")
+    on_post_execute_in_worker(sender=None, task=task)
+
+    finished = next(line for line in json_logs.lines() if line.get("event") == "finished")
+    assert (finished["job_id"], finished["from_status"], finished["to_status"]) == (5, "queued", "succeeded")
 
 
 def test_lines_inside_a_job_context_carry_the_job(json_logs):
