@@ -127,7 +127,8 @@ def _missing_columns(present: list[str], schema: FeatureSchema, field_name: str)
     names = ", ".join(f"'{name}'" for name in missing)
     message = f"missing column{'s' if len(missing) > 1 else ''} the model needs: {names}"
     details = [message]
-    unused = [name for name in present if name not in set(schema.feature_names)]
+    needed = set(schema.feature_names)
+    unused = [name for name in present if name not in needed]
     by_shape = {_comparable(name): name for name in unused}
     for name in missing:
         lookalike = by_shape.get(_comparable(name))
