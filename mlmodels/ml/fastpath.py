@@ -107,15 +107,27 @@ class NativeTransform:
         return pd.DataFrame(data, index=frame.index)
 
 
-def _native(preprocessor: ColumnTransformer) -> NativeTransform | None:
-    numeric: list[str] = []
-    categorical: list[str] = []
-    fill = None
+def _parts(preprocessor: ColumnTransformer) -> list[tuple[str, Any, list[str]]] | None:
+    """The fitted (name, transformer, columns) parts that produce output, or None when
+    a part selects its columns other than by name."""
+    parts = []
     for name, transformer, columns in preprocessor.transformers_:
         if transformer == "drop" or (name == "remainder" and not len(columns)):
             continue
         if not isinstance(columns, list) or not all(isinstance(column, str) for column in columns):
             return None
+        parts.append((name, transformer, columns))
+    return parts
+
+
+def _native(preprocessor: ColumnTransformer) -> NativeTransform | None:
+    numeric: list[str] = []
+    categorical: list[str] = []
+    fill = None
+    parts = _parts(preprocessor)
+    if parts is None:
+        return None
+    for name, transformer, columns in parts:
         if name == "numeric" and type(transformer) is FunctionTransformer and transformer.func is None:
             numeric = columns  # "passthrough", as fitted
         elif (
@@ -216,12 +228,11 @@ def _probe_frame(fast_blocks: list[_Numeric | _Categorical], seed: int = 0) -> p
 
 
 def _one_hot(preprocessor: ColumnTransformer) -> FastTransform | None:
+    parts = _parts(preprocessor)
+    if parts is None:
+        return None
     blocks: list[_Numeric | _Categorical] = []
-    for name, transformer, columns in preprocessor.transformers_:
-        if transformer == "drop" or (name == "remainder" and not len(columns)):
-            continue
-        if not isinstance(columns, list) or not all(isinstance(column, str) for column in columns):
-            return None
+    for name, transformer, columns in parts:
         if name == "numeric":
             block = _numeric_block(transformer, columns)
             if block is None:

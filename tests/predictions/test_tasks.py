@@ -54,6 +54,19 @@ def read_csv(path: Path) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(path.read_text())))
 
 
+# The input columns as sent (an extra one included), then ours.
+RESULT_COLUMNS = [
+    "age",
+    "income",
+    "color",
+    "member",
+    "note",
+    "prediction",
+    "probability_no",
+    "probability_yes",
+]
+
+
 def refunds() -> int:
     return LedgerEntry.objects.filter(kind=LedgerEntry.Kind.REFUND).count()
 
@@ -75,16 +88,7 @@ def test_a_json_prediction_succeeds_with_inline_results_and_a_result_file(alice,
         best = max(result["probabilities"], key=result["probabilities"].get)
         assert result["prediction"] == best
     rows = read_csv(Path(settings.MEDIA_ROOT) / prediction.result_file)
-    assert list(rows[0]) == [
-        "age",
-        "income",
-        "color",
-        "member",
-        "note",
-        "prediction",
-        "probability_no",
-        "probability_yes",
-    ]
+    assert list(rows[0]) == RESULT_COLUMNS
     assert rows[0]["prediction"] == prediction.results[0]["prediction"]
     assert rows[1]["note"] == "'=1+2"  # a formula is neutralised in the download
     assert prediction.result_file == f"predictions/{alice.pk}/{prediction.token}-result.csv"
@@ -127,16 +131,7 @@ def test_a_csv_prediction_writes_input_columns_prediction_and_probabilities(
     assert f'filename="prediction-{prediction.pk}.csv"' in response["Content-Disposition"]
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert len(rows) == 250
-    assert list(rows[0]) == [
-        "age",
-        "income",
-        "color",
-        "member",
-        "note",
-        "prediction",
-        "probability_no",
-        "probability_yes",
-    ]
+    assert list(rows[0]) == RESULT_COLUMNS
     assert rows[7]["note"] == '\'=HYPERLINK("http://x")'
     assert rows[8]["note"] == "-2.5"  # a plain number is left alone
     assert {row["prediction"] for row in rows} <= {"no", "yes"}
@@ -249,7 +244,12 @@ def test_the_sweep_fails_and_refunds_a_stuck_running_job(alice, classifier, row,
 
     report = tasks.prediction_sweep()
 
-    assert report == {"failed_running": [prediction.pk], "requeued": [], "failed_queued": [], "files_deleted": []}
+    assert report == {
+        "failed_running": [prediction.pk],
+        "requeued": [],
+        "failed_queued": [],
+        "files_deleted": [],
+    }
     prediction.refresh_from_db()
     assert prediction.status == "failed" and "stopped responding" in prediction.error
     assert Prediction.objects.get(pk=fresh.pk).status == "running"
