@@ -117,9 +117,7 @@ def load_artifact(path: str | os.PathLike[str], *, sha256: str) -> LoadedArtifac
     try:
         data = Path(path).read_bytes()
     except FileNotFoundError:
-        raise ArtifactError(
-            "The model file is missing.", {"model": ["the model file is missing"]}
-        ) from None
+        raise ArtifactError("The model file is missing.", {"model": ["the model file is missing"]}) from None
     except OSError as error:
         raise ArtifactError(
             "The model file cannot be read.",

@@ -98,9 +98,7 @@ class HyperParameter:
             cleaned: float | int = int(value)
         else:
             cleaned = number
-        if (self.min is not None and cleaned < self.min) or (
-            self.max is not None and cleaned > self.max
-        ):
+        if (self.min is not None and cleaned < self.min) or (self.max is not None and cleaned > self.max):
             bounds = f"{_number(self.min)} and {_number(self.max)}"
             return None, f"must be between {bounds} (got {cleaned!r})"
         return cleaned, None
@@ -122,6 +120,15 @@ def _number(value: float | None) -> str:
     return repr(value)
 
 
+@dataclass(frozen=True)
+class TargetFacts:
+    """What the target-dependent rules may look at; a rule that needs more (rows, the
+    rarest class's count) gets a field here and its caller passes it."""
+
+    name: str
+    n_classes: int | None  # None for regression
+
+
 @dataclass
 class AlgorithmSpec:
     key: str
@@ -135,6 +142,11 @@ class AlgorithmSpec:
     to_kwargs: Callable[[dict[str, Any]], dict[str, Any]] = field(repr=False, default=dict)
     # Cross-parameter rules the library would refuse at fit time: {name: [messages]}.
     rules: Callable[[dict[str, Any]], dict[str, list[str]]] | None = field(repr=False, default=None)
+    # Rules on the parameters together with the target they are to fit (e.g. a solver
+    # that handles only two classes): {name: [messages]}; see ``check_for_target``.
+    target_rules: Callable[[dict[str, Any], TargetFacts], dict[str, list[str]]] | None = field(
+        repr=False, default=None
+    )
     # Builds the estimator from constructor kwargs plus the seed and fit context.
     make: Callable[..., BaseEstimator] | None = field(repr=False, default=None)
 
@@ -267,9 +279,7 @@ def _logistic_rules(params: dict[str, Any]) -> dict[str, list[str]]:
     if penalty is not None and solver is not None:
         allowed = LOGISTIC_SOLVER_PENALTIES[solver]
         if penalty not in allowed:
-            supporting = [
-                name for name, options in LOGISTIC_SOLVER_PENALTIES.items() if penalty in options
-            ]
+            supporting = [name for name, options in LOGISTIC_SOLVER_PENALTIES.items() if penalty in options]
             errors["hyperparameters.penalty"] = [
                 (
                     f"penalty '{penalty}' is not supported by solver '{solver}' "
@@ -284,12 +294,21 @@ def _logistic_rules(params: dict[str, Any]) -> dict[str, list[str]]:
             ]
         if penalty != "elasticnet" and params["l1_ratio"] is not None:
             errors["hyperparameters.l1_ratio"] = [
-                (
-                    f"l1_ratio is only used with penalty 'elasticnet' (penalty is '{penalty}'); "
-                    "leave it empty"
-                )
+                (f"l1_ratio is only used with penalty 'elasticnet' (penalty is '{penalty}'); leave it empty")
             ]
     return errors
+
+
+def _logistic_target_rules(params: dict[str, Any], target: TargetFacts) -> dict[str, list[str]]:
+    # liblinear fits one-vs-rest only for two classes; scikit-learn refuses more at fit.
+    if params.get("solver") == "liblinear" and target.n_classes is not None and target.n_classes > 2:
+        return {
+            "hyperparameters.solver": [
+                f"solver 'liblinear' handles only two classes; '{target.name}' has "
+                f"{target.n_classes}. Choose another solver (saga also supports l1)."
+            ]
+        }
+    return {}
 
 
 def _forest_kwargs(params: dict[str, Any]) -> dict[str, Any]:
@@ -389,9 +408,7 @@ def _boosting_parameters(classifier: bool) -> list[HyperParameter]:
             help="Maximum depth of a tree; empty means no limit (leaves are capped at 31).",
         ),
         HyperParameter("min_samples_leaf", "int", 20, 1, 1000, help="Rows each leaf must keep."),
-        HyperParameter(
-            "l2_regularization", "float", 0.0, 0.0, 1000.0, help="L2 penalty on leaf values."
-        ),
+        HyperParameter("l2_regularization", "float", 0.0, 0.0, 1000.0, help="L2 penalty on leaf values."),
     ]
     if classifier:
         parameters.append(_class_weight_parameter())
@@ -470,6 +487,7 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
             ],
             to_kwargs=_logistic_kwargs,
             rules=_logistic_rules,
+            target_rules=_logistic_target_rules,
             make=_plain(LogisticRegression, "random_state"),
         ),
         AlgorithmSpec(
@@ -637,9 +655,7 @@ def validate_hyperparameters(key: str, params: dict[str, Any] | None) -> dict[st
     for name in params:
         if name not in allowed:
             listed = ", ".join(allowed)
-            errors[f"hyperparameters.{name}"] = [
-                f"unknown parameter for {spec.name}; allowed: {listed}"
-            ]
+            errors[f"hyperparameters.{name}"] = [f"unknown parameter for {spec.name}; allowed: {listed}"]
     cleaned: dict[str, Any] = {}
     for parameter in spec.hyperparameters:
         value, message = parameter.clean(params.get(parameter.name, parameter.default))
@@ -659,6 +675,20 @@ def validate_hyperparameters(key: str, params: dict[str, Any] | None) -> dict[st
             errors,
         )
     return cleaned
+
+
+def check_for_target(
+    key: str, hyperparameters: dict[str, Any], *, target: str, n_classes: int | None
+) -> dict[str, list[str]]:
+    """Problems of validated ``hyperparameters`` (as returned by
+    ``validate_hyperparameters``) with this target, as {field: [messages]}, empty when
+    there are none. ``n_classes`` is None for a regression target. A parameter missing
+    from ``hyperparameters`` (it failed its own check) is skipped, so the caller can
+    report every problem at once. Raises HyperparameterError for an unknown ``key``."""
+    spec = get_algorithm(key)
+    if spec.target_rules is None:
+        return {}
+    return spec.target_rules(hyperparameters, TargetFacts(name=target, n_classes=n_classes))
 
 
 # A tiny, fixed, well-conditioned binary problem for the safety-net fit.

@@ -13,6 +13,13 @@ class MLError(Exception):
         self.message = message
         self.errors = errors or {}
 
+    def readable(self, *, details: int = 5) -> str:
+        """One line for a failed job's page: the message, then the first ``details``
+        field messages that do not merely repeat it."""
+        named = [message for messages in self.errors.values() for message in messages]
+        shown = [detail for detail in named[:details] if detail.rstrip(".") not in self.message]
+        return f"{self.message.rstrip('.')}: {'; '.join(shown)}" if shown else self.message
+
 
 class DatasetError(MLError):
     """An uploaded table cannot be read or breaks a rule (encoding, shape, names)."""

@@ -63,12 +63,8 @@ def classification_metrics(
     """
     labels = list(classes)
     binary = len(labels) == 2
-    macro = precision_recall_fscore_support(
-        y_true, y_pred, labels=labels, average="macro", zero_division=0
-    )
-    per_class = precision_recall_fscore_support(
-        y_true, y_pred, labels=labels, average=None, zero_division=0
-    )
+    macro = precision_recall_fscore_support(y_true, y_pred, labels=labels, average="macro", zero_division=0)
+    per_class = precision_recall_fscore_support(y_true, y_pred, labels=labels, average=None, zero_division=0)
     metrics: dict[str, Any] = {
         "accuracy": clean_number(accuracy_score(y_true, y_pred)),
         "average": "binary" if binary else "macro",
@@ -118,9 +114,7 @@ def _roc_auc(y_true: np.ndarray, probabilities: np.ndarray, labels: list[Any]) -
         if len(labels) == 2:
             score = roc_auc_score(np.asarray(y_true) == labels[1], probabilities[:, 1])
         else:
-            score = roc_auc_score(
-                y_true, probabilities, multi_class="ovr", average="macro", labels=labels
-            )
+            score = roc_auc_score(y_true, probabilities, multi_class="ovr", average="macro", labels=labels)
     except ValueError:
         return None
     return clean_number(score)
@@ -139,9 +133,7 @@ def _roc_points(y_true: np.ndarray, scores: np.ndarray, positive: Any) -> dict[s
     }
 
 
-def regression_metrics(
-    y_true: np.ndarray, y_pred: np.ndarray, *, random_state: int = 0
-) -> dict[str, Any]:
+def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray, *, random_state: int = 0) -> dict[str, Any]:
     """MAE, RMSE, R² and a sample of (predicted, actual, residual) points."""
     y_true = np.asarray(y_true, dtype="float64")
     y_pred = np.asarray(y_pred, dtype="float64").reshape(-1)

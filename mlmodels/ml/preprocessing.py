@@ -17,7 +17,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from .errors import TrainingError
-from .schema import Feature, coerce_column
+from .schema import Feature, coerce_column, infer_kind
 
 # Categories listed in the feature schema (for forms and input hints); the encoder
 # itself still learns every category.
@@ -42,18 +42,6 @@ REASON_CONSTANT = "constant"
 REASON_EMPTY = "every value is missing"
 
 
-def infer_kind(series: pd.Series) -> str:
-    """``numeric`` if every present value reads as a number, ``boolean`` if every
-    present value is a true/false, yes/no style word, ``categorical`` otherwise.
-
-    Numeric is tried first, so a 0/1 column stays numeric."""
-    for kind in ("numeric", "boolean"):
-        _, bad = coerce_column(series, kind)
-        if not bad.any():
-            return kind
-    return "categorical"
-
-
 def _drop_reason(values: pd.Series, kind: str) -> str | None:
     """Why an automatically chosen column should be left out, or None to keep it."""
     present = values.dropna()
@@ -66,13 +54,9 @@ def _drop_reason(values: pd.Series, kind: str) -> str | None:
     if kind == "categorical":
         if distinct == rows:
             return REASON_IDENTIFIER
-        if (
-            distinct >= MIN_DISTINCT_FOR_HIGH_CARDINALITY
-            and distinct > HIGH_CARDINALITY_SHARE * len(present)
-        ):
+        if distinct >= MIN_DISTINCT_FOR_HIGH_CARDINALITY and distinct > HIGH_CARDINALITY_SHARE * len(present):
             return (
-                f"{distinct} different values in {len(present)} rows "
-                "(looks like an identifier or free text)"
+                f"{distinct} different values in {len(present)} rows (looks like an identifier or free text)"
             )
     if kind == "numeric" and distinct == rows and rows > 2:
         numbers = present.to_numpy(dtype="float64")
@@ -156,9 +140,7 @@ def categorical_indices(features: list[Feature]) -> list[int]:
     return list(range(len(numeric), len(numeric) + len(categorical)))
 
 
-def build_preprocessor(
-    features: list[Feature], *, native_categorical: bool = False
-) -> ColumnTransformer:
+def build_preprocessor(features: list[Feature], *, native_categorical: bool = False) -> ColumnTransformer:
     """Numeric: median imputation + scaling; categorical and boolean: most frequent
     value + one-hot (unknown categories at predict time encode as all zeros).
 
@@ -181,17 +163,15 @@ def build_preprocessor(
             )
         # A DataFrame keeps numeric columns float and categorical ones str, which is
         # what CatBoost wants (a NumPy array would be all objects).
-        return ColumnTransformer(
-            transformers, remainder="drop", verbose_feature_names_out=False
-        ).set_output(transform="pandas")
+        return ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=False).set_output(
+            transform="pandas"
+        )
 
     if numeric:
         transformers.append(
             (
                 "numeric",
-                Pipeline(
-                    [("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]
-                ),
+                Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]),
                 numeric,
             )
         )

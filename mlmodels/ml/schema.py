@@ -157,6 +157,34 @@ def coerce_column(series: pd.Series, kind: str) -> tuple[pd.Series, pd.Series]:
     raise ValueError(f"unknown kind {kind!r}")
 
 
+# Judging a whole text column as numbers is slow when it fails (pandas then parses each
+# value); this many values from the top usually settle it first.
+_KIND_SAMPLE_ROWS = 1000
+
+
+def infer_kind(text: pd.Series) -> str:
+    """The kind of a raw text column: the first of ``numeric`` and ``boolean`` that
+    reads every present value (by ``coerce_column``, so a column never fails the
+    coercion its kind implies later), else ``categorical``. Numeric is tried first, so a
+    0/1 column stays numeric.
+
+    The one rule for both the dataset's column kinds (csvio) and the features' kinds
+    (preprocessing), so a column is not shown as one kind and trained as another.
+
+    A column with no present value is numeric: it coerces to all NaN, which the numeric
+    imputer handles and the profile shows as an empty column; automatic feature selection
+    leaves it out anyway, and models trained so far recorded it as numeric.
+    """
+    for kind in ("numeric", "boolean"):
+        _, bad_in_sample = coerce_column(text.iloc[:_KIND_SAMPLE_ROWS], kind)
+        if bad_in_sample.any():
+            continue
+        _, bad = coerce_column(text, kind)
+        if not bad.any():
+            return kind
+    return "categorical"
+
+
 # --- Fast path for Arrow-backed text --------------------------------------------------
 # CSV tables are read with pyarrow and arrive as pandas' Arrow-backed ``str`` columns.
 # Going through Python string objects (``_as_text``) costs about a microsecond per

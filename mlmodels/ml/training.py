@@ -1,5 +1,5 @@
-"""Training: check the target, choose and coerce features, split, fit a Pipeline,
-measure it on the holdout and explain it with permutation importance.
+"""Training: check the target (see targets.py), choose and coerce features, split, fit
+a Pipeline, measure it on the holdout and explain it with permutation importance.
 
 ``train_model`` is deterministic for a given ``random_state``: the split, the
 estimator's seed, the importance shuffles and the metric samples all derive from it.
@@ -11,7 +11,7 @@ import math
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -23,40 +23,28 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
-from .catalog import TRAINING_THREADS, get_algorithm, validate_hyperparameters
-from .errors import TargetError, TrainingError
+from .catalog import TRAINING_THREADS, check_for_target, get_algorithm, validate_hyperparameters
+from .errors import TrainingError
 from .metrics import classification_metrics, importance_list, json_label, regression_metrics
 from .preprocessing import build_preprocessor, categorical_indices, select_features
-from .schema import TASKS, FeatureSchema, coerce_column, coerce_frame
+from .schema import FeatureSchema, coerce_frame
+from .targets import (
+    DEFAULT_RANDOM_STATE,
+    DEFAULT_TEST_SIZE,
+    check_random_state,
+    check_test_size,
+    prepare_target,
+    quote_label,
+    target_error,
+)
 
 ProgressCallback = Callable[[str, int], None]
 
-MIN_TEST_SIZE = 0.05
-MAX_TEST_SIZE = 0.5
-# Fewer rows than this cannot give both a fit and a holdout worth reporting.
-MIN_ROWS = 5
-# One probability column per class goes into every prediction file; beyond this
-# the target is almost certainly a number that wants regression.
-MAX_CLASSES = 100
 # Permutation importance predicts n_features x n_repeats times; a bounded sample of
 # the holdout keeps that to seconds on large tables.
 IMPORTANCE_MAX_ROWS = 2000
 IMPORTANCE_REPEATS = 5
 MAX_WARNINGS = 5
-
-
-@dataclass
-class TargetSummary:
-    target: str
-    task: str
-    rows_used: int
-    rows_dropped_missing_target: int
-    # Classification only: sorted class labels (int, float or str) and their counts.
-    classes: list[Any] | None = None
-    class_counts: list[int] | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass
@@ -71,132 +59,6 @@ class TrainingResult:
     n_test: int
     # Things the user may want to act on (e.g. the solver did not converge).
     warnings: list[str] = field(default_factory=list)
-
-
-def check_target(frame: pd.DataFrame, target: str, task: str) -> TargetSummary:
-    """Check that ``target`` suits ``task`` and count the rows that can be used.
-
-    Cheap enough for a web request (so a bad target is a 400 before anything is
-    charged) and called again inside training. Raises TargetError.
-    """
-    summary, _ = _prepare_target(frame, target, task)
-    return summary
-
-
-def _target_error(message: str) -> TargetError:
-    return TargetError(message, {"target": [message]})
-
-
-def _quote(value: Any) -> str:
-    return repr(value) if isinstance(value, str) else str(value)
-
-
-def _normalise_labels(text: pd.Series) -> pd.Series:
-    """Class labels as JSON-friendly Python values: all int when every label is a whole
-    number ("1", "1.0"), all float when every label is a number, else stripped str."""
-    uniques = text.unique().tolist()
-    mapping: dict[str, Any] = {}
-    for kind in (int, float):
-        mapping.clear()
-        for label in uniques:
-            number = _parse_number(label, kind)
-            if number is None:
-                break
-            mapping[label] = number
-        else:
-            return text.map(mapping).astype(object)
-    return text.astype(object)
-
-
-def _parse_number(label: str, kind: type) -> int | float | None:
-    if "_" in label:  # int("1_000") is valid Python, but not a label anyone means
-        return None
-    try:
-        number = float(label)
-    except ValueError:
-        return None
-    if not math.isfinite(number):
-        return None
-    if kind is int:
-        try:
-            return int(label)
-        except ValueError:
-            return int(number) if number.is_integer() else None
-    return number
-
-
-def _prepare_target(frame: pd.DataFrame, target: str, task: str) -> tuple[TargetSummary, pd.Series]:
-    """The summary and the usable target values (indexed like ``frame``)."""
-    if task not in TASKS:
-        raise ValueError(f"unknown task {task!r}")
-    if target not in frame.columns:
-        raise _target_error(f"there is no column '{target}' in the data")
-    column = frame[target]
-    if task == "regression":
-        values, bad = coerce_column(column, "numeric")
-        if bad.any():
-            positions = np.flatnonzero(bad.to_numpy())
-            first = positions[0]
-            others = len(positions) - 1
-            more = f" (and {others} more)" if others else ""
-            raise _target_error(
-                f"regression needs a numeric target, but '{target}' has "
-                f"{_quote(str(column.iloc[first]).strip()[:50])} on row {first + 1}{more}"
-            )
-    else:
-        values, _ = coerce_column(column, "categorical")
-
-    present = values.notna().to_numpy()
-    rows_used = int(present.sum())
-    dropped = len(values) - rows_used
-    if rows_used == 0:
-        raise _target_error(f"the target '{target}' has no values (every row is missing)")
-    if rows_used < MIN_ROWS:
-        raise _target_error(
-            f"only {rows_used} rows have a value for '{target}'; at least {MIN_ROWS} are needed"
-        )
-    values = values[present]
-
-    if task == "regression":
-        if values.nunique() == 1:
-            raise _target_error(
-                f"the target '{target}' has the same value ({values.iloc[0]:g}) on every row; "
-                "there is nothing to learn"
-            )
-        summary = TargetSummary(target, task, rows_used, dropped)
-        return summary, values
-
-    labels = _normalise_labels(values)
-    counts = labels.value_counts()
-    classes = sorted(counts.index.tolist())
-    if len(classes) < 2:
-        raise _target_error(
-            f"the target '{target}' has only one class ({_quote(classes[0])}); "
-            "classification needs at least two"
-        )
-    if len(classes) > MAX_CLASSES:
-        raise _target_error(
-            f"the target '{target}' has {len(classes)} classes (at most {MAX_CLASSES}); "
-            "if it is a number, train a regression model instead"
-        )
-    rare = [label for label in classes if counts[label] < 2]
-    if rare:
-        named = ", ".join(_quote(label) for label in rare[:5])
-        more = f" and {len(rare) - 5} more" if len(rare) > 5 else ""
-        noun = "class" if len(rare) == 1 else "classes"
-        raise _target_error(
-            f"{noun} {named}{more} of '{target}' {'has' if len(rare) == 1 else 'have'} only "
-            "1 row; every class needs at least 2 (one to train on, one to test on)"
-        )
-    summary = TargetSummary(
-        target,
-        task,
-        rows_used,
-        dropped,
-        classes=classes,
-        class_counts=[int(counts[label]) for label in classes],
-    )
-    return summary, labels
 
 
 def _label_array(labels: pd.Series) -> np.ndarray:
@@ -226,12 +88,12 @@ def _split(
         # A stratified holdout needs every class on both sides.
         test_rows = max(test_rows, len(classes))
         if rows - test_rows < len(classes):
-            raise _target_error(f"{rows} rows are too few to train and test {len(classes)} classes")
+            raise target_error(f"{rows} rows are too few to train and test {len(classes)} classes")
         stratify = labels
     else:
         stratify = None
     if rows - test_rows < 2:
-        raise _target_error(f"{rows} rows are too few to train and test a model")
+        raise target_error(f"{rows} rows are too few to train and test a model")
     x_train, x_test, y_train, y_test = train_test_split(
         features, labels, test_size=test_rows, random_state=random_state, stratify=stratify
     )
@@ -255,37 +117,14 @@ def _summarise_warnings(caught: list[warnings.WarningMessage]) -> list[str]:
     return messages[:MAX_WARNINGS]
 
 
-def _check_random_state(random_state: Any) -> None:
-    if isinstance(random_state, bool) or not isinstance(random_state, (int, np.integer)):
-        raise TrainingError(
-            "The random seed must be a whole number.",
-            {"random_state": ["must be a whole number"]},
-        )
-    if not 0 <= int(random_state) <= 2**32 - 1:
-        raise TrainingError(
-            "The random seed is out of range.",
-            {"random_state": [f"must be between 0 and {2**32 - 1}"]},
-        )
-
-
-def _check_test_size(test_size: Any) -> None:
-    if (
-        isinstance(test_size, bool)
-        or not isinstance(test_size, (int, float, np.floating))
-        or not MIN_TEST_SIZE <= float(test_size) <= MAX_TEST_SIZE
-    ):
-        message = f"must be a number from {MIN_TEST_SIZE} to {MAX_TEST_SIZE}"
-        raise TrainingError("The test size is out of range.", {"test_size": [message]})
-
-
 def train_model(
     frame: pd.DataFrame,
     *,
     target: str,
     algorithm: str,
     hyperparameters: dict[str, Any] | None,
-    test_size: float = 0.2,
-    random_state: int = 42,
+    test_size: float = DEFAULT_TEST_SIZE,
+    random_state: int = DEFAULT_RANDOM_STATE,
     features: list[str] | None = None,
     progress: ProgressCallback | None = None,
 ) -> TrainingResult:
@@ -300,13 +139,13 @@ def train_model(
 
     spec = get_algorithm(algorithm)
     params = validate_hyperparameters(algorithm, hyperparameters)
-    _check_test_size(test_size)
-    _check_random_state(random_state)
+    check_test_size(test_size)
+    check_random_state(random_state)
     random_state = int(random_state)
     # A positional index, so selecting the rows that have a target cannot pick up
     # duplicate index labels of a concatenated frame.
     frame = frame.reset_index(drop=True)
-    summary, target_values = _prepare_target(frame, target, spec.task)
+    summary, target_values = prepare_target(frame, target, spec.task)
 
     # Keep only the rows with a target; positions stay in file order.
     usable = frame.loc[target_values.index]
@@ -315,13 +154,12 @@ def train_model(
     labels = _label_array(target_values.reset_index(drop=True))
     classes = summary.classes
 
-    liblinear = spec.key == "logistic_regression" and params["solver"] == "liblinear"
-    if liblinear and classes is not None and len(classes) > 2:
-        message = (
-            f"solver 'liblinear' handles only two classes; this target has "
-            f"{len(classes)}. Choose another solver (saga also supports l1)"
-        )
-        raise TrainingError(message, {"hyperparameters.solver": [message]})
+    target_problems = check_for_target(
+        spec.key, params, target=target, n_classes=len(classes) if classes is not None else None
+    )
+    if target_problems:
+        first = next(iter(target_problems.values()))[0]
+        raise TrainingError(first, target_problems)
 
     x_train, x_test, y_train, y_test = _split(
         feature_frame,
@@ -337,7 +175,7 @@ def train_model(
         train_counts = pd.Series(y_train).value_counts()
         smallest_class = int(train_counts.min())
         if spec.key == "svc" and smallest_class < 2:
-            rare = _quote(json_label(train_counts.idxmin()))
+            rare = quote_label(json_label(train_counts.idxmin()))
             message = (
                 f"the support vector machine calibrates its probabilities by cross-validation "
                 f"and needs at least 2 training rows of every class; class {rare} has 1. "
@@ -365,8 +203,7 @@ def train_model(
                 pipeline.fit(x_train, y_train)
             except MemoryError:
                 raise TrainingError(
-                    "Training ran out of memory; use fewer rows or features, "
-                    "or a lighter algorithm."
+                    "Training ran out of memory; use fewer rows or features, or a lighter algorithm."
                 ) from None
             except (ValueError, ArithmeticError, np.linalg.LinAlgError, CatBoostError) as error:
                 raise TrainingError(f"{spec.name} could not be trained: {error}") from error
@@ -379,9 +216,7 @@ def train_model(
             assert classes is not None
             fitted_classes = [json_label(label) for label in pipeline.classes_]
             if fitted_classes != classes:
-                raise TrainingError(
-                    f"{spec.name} learned classes {fitted_classes} instead of {classes}"
-                )
+                raise TrainingError(f"{spec.name} learned classes {fitted_classes} instead of {classes}")
             probabilities = np.asarray(pipeline.predict_proba(x_test))
             metrics = classification_metrics(y_test, predicted, probabilities, classes)
             scoring = "accuracy"
@@ -436,9 +271,7 @@ def _importance(
     columns, so one-hot columns of a feature are shuffled together)."""
     if len(y_test) > IMPORTANCE_MAX_ROWS:
         rows = np.sort(
-            np.random.RandomState(random_state).choice(
-                len(y_test), IMPORTANCE_MAX_ROWS, replace=False
-            )
+            np.random.RandomState(random_state).choice(len(y_test), IMPORTANCE_MAX_ROWS, replace=False)
         )
         x_test, y_test = x_test.iloc[rows], y_test[rows]
     with warnings.catch_warnings():

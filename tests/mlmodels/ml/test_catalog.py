@@ -7,6 +7,7 @@ import pytest
 from mlmodels.ml.catalog import (
     ALGORITHMS,
     algorithm_params_to_estimator_kwargs,
+    check_for_target,
     get_algorithm,
     validate_hyperparameters,
 )
@@ -186,10 +187,7 @@ def test_user_facing_values_become_constructor_arguments():
     kwargs = algorithm_params_to_estimator_kwargs("logistic_regression", params)
     assert kwargs["C"] == math.inf and kwargs["class_weight"] is None
     params = validate_hyperparameters("random_forest_regressor", {"max_features": "all"})
-    assert (
-        algorithm_params_to_estimator_kwargs("random_forest_regressor", params)["max_features"]
-        == 1.0
-    )
+    assert algorithm_params_to_estimator_kwargs("random_forest_regressor", params)["max_features"] == 1.0
 
 
 def test_catboost_is_quiet_seeded_single_threaded_and_writes_no_files():
@@ -211,3 +209,46 @@ def test_svc_can_give_probabilities():
     estimator = spec.build_estimator(validate_hyperparameters("svc", {}), smallest_class_count=3)
     assert hasattr(estimator, "predict_proba")
     assert estimator.get_params()["cv"] == 3
+
+
+# --- rules that depend on the target --------------------------------------------------
+
+
+def liblinear() -> dict:
+    return validate_hyperparameters("logistic_regression", {"solver": "liblinear"})
+
+
+def test_liblinear_is_refused_for_more_than_two_classes_naming_the_target():
+    errors = check_for_target("logistic_regression", liblinear(), target="species", n_classes=3)
+    assert errors == {
+        "hyperparameters.solver": [
+            "solver 'liblinear' handles only two classes; 'species' has 3. "
+            "Choose another solver (saga also supports l1)."
+        ]
+    }
+
+
+@pytest.mark.parametrize(
+    ("key", "params", "n_classes"),
+    [
+        ("logistic_regression", {"solver": "liblinear"}, 2),
+        ("logistic_regression", {"solver": "saga"}, 3),
+        ("logistic_regression", {"solver": "lbfgs"}, 10),
+        ("random_forest_classifier", {}, 5),
+        ("ridge", {}, None),
+    ],
+)
+def test_settings_that_suit_the_target_have_no_problems(key, params, n_classes):
+    params = validate_hyperparameters(key, params)
+    assert check_for_target(key, params, target="y", n_classes=n_classes) == {}
+
+
+def test_a_solver_that_failed_its_own_check_is_not_judged_again():
+    # validate_hyperparameters leaves out what it refused; the caller reports that.
+    assert check_for_target("logistic_regression", {}, target="y", n_classes=3) == {}
+
+
+def test_an_unknown_algorithm_is_refused_by_check_for_target():
+    with pytest.raises(HyperparameterError) as caught:
+        check_for_target("no_such_model", {}, target="y", n_classes=2)
+    assert "algorithm" in caught.value.errors

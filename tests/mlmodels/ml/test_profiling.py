@@ -67,11 +67,12 @@ def test_correlations(profile):
 
 
 def test_a_column_without_values(profile):
+    # Numeric, like training reads it (schema.infer_kind): an empty numeric column.
     columns, _ = profile
     blank = columns["blank"]
-    assert blank["kind"] == "categorical"
+    assert blank["kind"] == "numeric"
     assert (blank["missing"], blank["missing_pct"], blank["unique"]) == (5, 100.0, 0)
-    assert blank["top"] == [] and blank["other_count"] == 0
+    assert blank["mean"] is None and blank["histogram"] == {"edges": [], "counts": []}
 
 
 def test_an_all_missing_numeric_column_has_no_statistics():

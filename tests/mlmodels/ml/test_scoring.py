@@ -213,9 +213,7 @@ def test_score_csv_for_a_regressor(tmp_path, regressor):
     score_csv(pipeline, schema, source, result)
     output = pd.read_csv(result)
     assert list(output.columns) == ["x", "colour", "prediction"]
-    coerced, _, _ = coerce_frame(
-        pd.DataFrame({"x": ["1", "2"], "colour": ["red", "blue"]}), FEATURES
-    )
+    coerced, _, _ = coerce_frame(pd.DataFrame({"x": ["1", "2"], "colour": ["red", "blue"]}), FEATURES)
     assert np.allclose(output["prediction"], pipeline.predict(coerced))
 
 

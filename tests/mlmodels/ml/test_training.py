@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import inspect
 import json
 
 import numpy as np
@@ -7,7 +8,7 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
 
-from mlmodels.ml.catalog import ALGORITHMS
+from mlmodels.ml.catalog import ALGORITHMS, check_for_target
 from mlmodels.ml.errors import HyperparameterError, TargetError, TrainingError
 from mlmodels.ml.metrics import MAX_RESIDUAL_POINTS, MAX_ROC_POINTS, clean_number
 from mlmodels.ml.preprocessing import (
@@ -17,7 +18,15 @@ from mlmodels.ml.preprocessing import (
     select_features,
 )
 from mlmodels.ml.schema import coerce_frame
-from mlmodels.ml.training import check_target, train_model
+from mlmodels.ml.targets import (
+    DEFAULT_RANDOM_STATE,
+    DEFAULT_TEST_SIZE,
+    MAX_RANDOM_STATE,
+    MAX_TEST_SIZE,
+    MIN_TEST_SIZE,
+    check_target,
+)
+from mlmodels.ml.training import train_model
 
 # Hyperparameters that keep every algorithm's fit in the tens of milliseconds.
 FAST_PARAMS = {"n_estimators": 10, "max_iter": 30, "iterations": 20, "depth": 3}
@@ -84,9 +93,7 @@ def test_a_rerun_with_the_same_seed_gives_the_same_model_and_metrics(classificat
         second = train(classification_table, algorithm, random_state=3)
         assert first.metrics == second.metrics
         rows = predict_raw(first, classification_table)
-        assert np.array_equal(
-            first.pipeline.predict_proba(rows), second.pipeline.predict_proba(rows)
-        )
+        assert np.array_equal(first.pipeline.predict_proba(rows), second.pipeline.predict_proba(rows))
 
 
 def test_progress_is_reported_stage_by_stage(classification_table):
@@ -156,9 +163,7 @@ def test_requested_features_are_honoured_and_unknown_ones_refused(classification
 
 
 @pytest.mark.parametrize("algorithm", ["catboost_classifier", "logistic_regression"])
-def test_a_category_never_seen_in_training_still_predicts(
-    raw_table, classification_table, algorithm
-):
+def test_a_category_never_seen_in_training_still_predicts(raw_table, classification_table, algorithm):
     result = train(classification_table, algorithm)
     fresh = raw_table(rows=6, seed=2)
     fresh["color"] = ["purple", "red", "", "blue", "ultraviolet", "green"]
@@ -257,7 +262,26 @@ def test_liblinear_refuses_more_than_two_classes():
     with pytest.raises(TrainingError) as caught:
         train(iris, "logistic_regression", target="target",
               hyperparameters={"solver": "liblinear"})  # fmt: skip
-    assert "two classes" in caught.value.errors["hyperparameters.solver"][0]
+    # The same rule and words as the web request's check (catalog.check_for_target).
+    assert caught.value.errors == check_for_target(
+        "logistic_regression", {"solver": "liblinear"}, target="target", n_classes=3
+    )
+    assert "'target' has 3" in caught.value.message
+
+
+def test_the_split_and_seed_limits_and_defaults_are_the_engines():
+    assert (MIN_TEST_SIZE, MAX_TEST_SIZE, DEFAULT_TEST_SIZE) == (0.05, 0.5, 0.2)
+    assert DEFAULT_RANDOM_STATE == 42 and MAX_RANDOM_STATE == 2**32 - 1
+    defaults = inspect.signature(train_model).parameters
+    assert defaults["test_size"].default == DEFAULT_TEST_SIZE
+    assert defaults["random_state"].default == DEFAULT_RANDOM_STATE
+
+
+@pytest.mark.parametrize("random_state", [-1, MAX_RANDOM_STATE + 1])
+def test_the_seed_is_bounded(classification_table, random_state):
+    with pytest.raises(TrainingError) as caught:
+        train(classification_table, "logistic_regression", random_state=random_state)
+    assert caught.value.errors == {"random_state": [f"must be between 0 and {MAX_RANDOM_STATE}"]}
 
 
 def test_a_library_failure_becomes_a_readable_training_error(regression_table):
