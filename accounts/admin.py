@@ -6,7 +6,7 @@ from django.shortcuts import render
 from accounts.models import User
 from billing.forms import GrantCoinsForm
 from billing.services import account_grant
-from mlservice.errors import ServiceError
+from core.errors import ServiceError
 
 
 @admin.register(User)

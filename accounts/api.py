@@ -13,7 +13,7 @@ from accounts.serializers import (
     TokenRequestSerializer,
     TokenSerializer,
 )
-from mlservice.openapi import ERROR_RESPONSES
+from core.openapi import ERROR_RESPONSES
 
 
 class RegisterView(APIView):

@@ -2,7 +2,7 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
 from accounts import services
-from mlservice.errors import ServiceError
+from core.errors import ServiceError
 
 
 class RegisterForm(forms.Form):

@@ -7,11 +7,13 @@ from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from rest_framework.authtoken.models import Token
+from rest_framework.settings import api_settings
 
 from billing.services import account_open
-from mlservice.errors import InvalidInput, Throttled
+from core.errors import InvalidInput, Throttled
 
 User = get_user_model()
 
@@ -44,8 +46,6 @@ def user_register(*, username: str, password: str, email: str = "") -> User:
     if username_errors:
         errors["username"] = username_errors
     if email:
-        from django.core.validators import validate_email
-
         try:
             validate_email(email)
         except ValidationError as error:
@@ -139,8 +139,6 @@ def client_ip(request) -> str:
     """The client's address by the rule DRF's throttles use (NUM_PROXIES): REMOTE_ADDR,
     or behind trusted proxies the X-Forwarded-For entry the nearest one appended; the
     entries before it are whatever the client sent and are never trusted."""
-    from rest_framework.settings import api_settings
-
     remote = request.META.get("REMOTE_ADDR", "unknown")
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
     proxies = api_settings.NUM_PROXIES

@@ -8,8 +8,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import services
 from accounts.forms import GuardedAuthenticationForm, RegisterForm
-from mlservice.errors import ServiceError
-from mlservice.forms import add_service_error
+from core.errors import ServiceError
+from core.forms import add_service_error
 
 
 class GuardedLoginView(LoginView):

@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 
 import harness
+import measure
+import workload
 
 PLAIN_SCRIPT = r"""
 import json, resource, sys, time
@@ -47,10 +49,10 @@ print(json.dumps({"seconds": seconds, "rows": len(frame),
 
 
 def run_plain(source: Path, artifact: Path, sha256: str) -> dict:
-    result = harness.OUT / "service_result_plain.csv"
+    result = workload.OUT / "service_result_plain.csv"
     completed = subprocess.run(
         [sys.executable, "-c", PLAIN_SCRIPT, str(source), str(artifact), sha256, str(result)],
-        cwd=harness.ROOT,
+        cwd=workload.ROOT,
         check=True,
         capture_output=True,
         text=True,
@@ -75,8 +77,8 @@ class PeakMemory(threading.Thread):
             self.done.wait(0.2)
 
     def sample(self) -> None:
-        for pid in [self.root_pid, *harness.descendants(self.root_pid)]:
-            peak = harness.status_kb(pid, "VmHWM")
+        for pid in [self.root_pid, *measure.descendants(self.root_pid)]:
+            peak = measure.status_kb(pid, "VmHWM")
             if peak:
                 self.peaks[pid] = max(peak, self.peaks.get(pid, 0))
 
@@ -157,10 +159,10 @@ def main() -> None:
     parser.add_argument("--skip-plain", action="store_true", help="only the service")
     arguments = parser.parse_args()
 
-    source = harness.input_csv(arguments.rows)
+    source = workload.input_csv(arguments.rows)
     print(f"input: {source.name}, {arguments.rows:,} rows x 25 columns, {source.stat().st_size / 1e6:.0f} MB")
     with harness.Stack(name="csv", queue_workers=2, web_workers=2, web_threads=1) as stack:
-        artifact, meta = harness.trained_model_files()
+        artifact, meta = workload.trained_model_files()
         (user, token), *_ = harness.make_users(1)
         model = harness.register_model(owner=user)
 

@@ -28,10 +28,10 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 sys.path.insert(0, str(ROOT))
 
-# The same 25-column table as the service benchmarks (bench/harness.py), so the
+# The same 25-column table as the service benchmarks (bench/workload.py), so the
 # engine-only and end-to-end figures describe the same data.
-from harness import CATEGORICAL, NUMERIC, write_csv  # noqa: E402
-from harness import generate_table as generate  # noqa: E402
+from workload import CATEGORICAL, NUMERIC, write_csv  # noqa: E402
+from workload import generate_table as generate  # noqa: E402
 
 TRAIN_ROWS = 5_000
 

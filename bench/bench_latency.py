@@ -20,6 +20,8 @@ import statistics
 import time
 
 import harness
+import measure
+import workload
 
 
 def in_process_one_row_ms(samples: int = 200) -> float:
@@ -30,9 +32,9 @@ def in_process_one_row_ms(samples: int = 200) -> float:
     from mlmodels.ml.scoring import predict_frame, records_from_predictions
     from predictions.coerced import coerced_from_json, coerced_to_json
 
-    artifact, meta = harness.trained_model_files()
+    artifact, meta = workload.trained_model_files()
     loaded = load_artifact(artifact, sha256=meta["sha256"])
-    row = harness.one_row()
+    row = workload.one_row()
     timings = []
     for _ in range(samples):
         started = time.perf_counter()
@@ -84,7 +86,7 @@ def main() -> None:
         model = harness.register_model(owner=user)
         stack.start_worker()
         stack.start_web()
-        body = json.dumps({"model": model.pk, "inputs": harness.one_row()}).encode()
+        body = json.dumps({"model": model.pk, "inputs": workload.one_row()}).encode()
         connection = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=30)
 
         for _ in range(arguments.warmup):  # every worker process loads the model once
@@ -101,8 +103,8 @@ def main() -> None:
                 )
         connection.close()
 
+        from billing.audit import billing_audit
         from billing.models import LedgerEntry
-        from billing.services import billing_audit
         from predictions.models import Prediction
 
         total = arguments.warmup + arguments.requests
@@ -116,7 +118,7 @@ def main() -> None:
     milliseconds = [value * 1000 for value in timings]
     print(f"one-row prediction, Prefer: wait=10, {setup}, {len(timings)} sequential requests")
     print(
-        f"  median {statistics.median(milliseconds):6.1f} ms   p95 {harness.percentile(milliseconds, 0.95):6.1f} ms"
+        f"  median {statistics.median(milliseconds):6.1f} ms   p95 {measure.percentile(milliseconds, 0.95):6.1f} ms"
         f"   mean {statistics.mean(milliseconds):6.1f} ms   min {min(milliseconds):6.1f} ms"
         f"   max {max(milliseconds):6.1f} ms   errors {errors}"
     )

@@ -20,6 +20,8 @@ import threading
 import time
 
 import harness
+import measure
+import workload
 
 
 class Client(threading.Thread):
@@ -79,7 +81,7 @@ def main() -> None:
         model = harness.register_model(owner=users[0][0])
         worker = stack.start_worker()
         web = stack.start_web()
-        body = json.dumps({"model": model.pk, "inputs": harness.one_row()}).encode()
+        body = json.dumps({"model": model.pk, "inputs": workload.one_row()}).encode()
 
         start, stop = threading.Event(), threading.Event()
         clients = [Client(stack.port, token, body, start, stop) for _, token in users]
@@ -88,16 +90,16 @@ def main() -> None:
         start.set()
         time.sleep(arguments.warmup)  # every worker loads the model, connections open
         components = {
-            "gunicorn": lambda: harness.tree_cpu_seconds(web.pid),
-            "qcluster": lambda: harness.tree_cpu_seconds(worker.pid),
+            "gunicorn": lambda: measure.tree_cpu_seconds(web.pid),
+            "qcluster": lambda: measure.tree_cpu_seconds(worker.pid),
         }
         if not arguments.sqlite:
             # The whole server (backends come and go; an exited one is counted in its
             # parent's total): nothing else uses it during the run.
-            postmaster = harness.parent_pid(harness.postgres_backends(stack.database_name)[0])
-            servers = harness.pids_named("redis-server")
-            components["postgres"] = lambda: harness.tree_cpu_seconds(postmaster)
-            components["redis"] = lambda: harness.cpu_seconds(servers)
+            postmaster = measure.parent_pid(measure.postgres_backends(stack.database_name)[0])
+            servers = measure.pids_named("redis-server")
+            components["postgres"] = lambda: measure.tree_cpu_seconds(postmaster)
+            components["redis"] = lambda: measure.cpu_seconds(servers)
         clients_cpu = time.process_time  # this process: the 8 client threads
         components["clients (this script)"] = clients_cpu
         cpu_before = {name: measure() for name, measure in components.items()}
@@ -115,8 +117,8 @@ def main() -> None:
         for client in clients:
             client.join(30)
 
+        from billing.audit import billing_audit
         from billing.models import LedgerEntry
-        from billing.services import billing_audit
         from predictions.models import Prediction
 
         charges = LedgerEntry.objects.filter(kind=LedgerEntry.Kind.PREDICTION_CHARGE).count()
@@ -134,7 +136,7 @@ def main() -> None:
     )
     print(f"  {done / elapsed:6.1f} predictions/s over {elapsed:.0f} s   errors {errors}")
     print(
-        f"  latency under load: median {statistics.median(timings):.0f} ms, p95 {harness.percentile(timings, 0.95):.0f} ms"
+        f"  latency under load: median {statistics.median(timings):.0f} ms, p95 {measure.percentile(timings, 0.95):.0f} ms"
     )
     per_prediction = {name: seconds * 1000 / max(done, 1) for name, seconds in cpu_used.items()}
     client_cpu = per_prediction.pop("clients (this script)")

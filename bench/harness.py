@@ -1,9 +1,10 @@
-"""Shared plumbing for the service benchmarks (bench_csv_service, bench_latency,
-bench_throughput): a throwaway deployment on loopback — its own database (SQLite file
-or a fresh PostgreSQL database), broker (the ORM, or a Redis database of its own),
-gunicorn with deploy/gunicorn.conf.py, and a real ``manage.py qcluster`` — plus a
-trained model and users with API tokens. Everything lives under bench/out/ (git
-ignores it) and every process it starts is stopped on exit.
+"""The throwaway deployment the service benchmarks (bench_csv_service, bench_latency,
+bench_throughput) run against, on loopback: its own database (SQLite file or a fresh
+PostgreSQL database), broker (the ORM, or a Redis database of its own), gunicorn with
+deploy/gunicorn.conf.py, and a real ``manage.py qcluster`` — plus the benchmark model
+registered in it, users with API tokens and a small JSON client. Everything lives
+under bench/out/ (git ignores it) and every process it starts is stopped on exit. The
+data is made in workload.py; process and timing measurements are in measure.py.
 
 Nothing here is a test: the scripts print numbers, see docs/PERFORMANCE.md.
 """
@@ -25,86 +26,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.csv as pacsv
+from measure import descendants
+from workload import OUT, ROOT, trained_model_files
 
-ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "bench" / "out"
 PYTHON = sys.executable
-sys.path.insert(0, str(ROOT))
 
 POSTGRES_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
-
-# The benchmark table: 20 numeric and 5 categorical columns, 1% missing values.
-NUMERIC = [f"x{number:02d}" for number in range(1, 21)]
-CATEGORICAL = [f"c{number}" for number in range(1, 6)]
-LEVELS = [8, 20, 50, 3, 120]
-MISSING_RATE = 0.01
-TRAIN_ROWS = 20_000
-
-
-# --- Data ----------------------------------------------------------------------------------
-
-
-def generate_table(rows: int, seed: int, *, with_target: bool) -> pa.Table:
-    """Deterministic for a given seed; the target depends on every column."""
-    rng = np.random.default_rng(seed)
-    shape = np.random.default_rng(12345)  # column means/scales/weights: the same in every batch
-    columns: dict[str, pa.Array] = {}
-    signal_ = np.zeros(rows)
-    for name in NUMERIC:
-        mean, scale, weight = shape.uniform(-5, 5), shape.uniform(0.5, 20), shape.normal()
-        values = np.round(rng.normal(loc=mean, scale=scale, size=rows), 4)
-        signal_ += weight * (values - mean) / scale
-        columns[name] = pa.array(values, mask=rng.random(rows) < MISSING_RATE)
-    for name, levels in zip(CATEGORICAL, LEVELS, strict=True):
-        codes = rng.integers(0, levels, size=rows)
-        signal_ += (codes % 3 - 1) * 0.5
-        labels = np.array([f"{name}_level_{code:03d}" for code in range(levels)], dtype=object)
-        columns[name] = pa.array(labels[codes], mask=rng.random(rows) < MISSING_RATE)
-    if with_target:
-        probability = 1 / (1 + np.exp(-signal_ / 3))
-        columns["target"] = pa.array(np.where(rng.random(rows) < probability, "yes", "no"))
-    return pa.table(columns)
-
-
-def write_csv(table: pa.Table, path: Path) -> None:
-    temporary = path.with_suffix(".part")
-    pacsv.write_csv(table, temporary, pacsv.WriteOptions(quoting_style="none"))
-    os.replace(temporary, path)
-
-
-def input_csv(rows: int) -> Path:
-    """bench/out/service_input_<rows>.csv, generated once (in batches, bounded memory)."""
-    OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / f"service_input_{rows}.csv"
-    if path.exists():
-        return path
-    started = time.perf_counter()
-    temporary = path.with_suffix(".part")
-    batch = 200_000
-    with pacsv.CSVWriter(
-        temporary,
-        generate_table(1, 0, with_target=False).schema,
-        write_options=pacsv.WriteOptions(quoting_style="none"),
-    ) as writer:
-        for number, start in enumerate(range(0, rows, batch)):
-            writer.write_table(
-                generate_table(min(batch, rows - start), seed=1000 + number, with_target=False)
-            )
-    os.replace(temporary, path)
-    print(
-        f"generated {path.name}: {path.stat().st_size / 1e6:.0f} MB in {time.perf_counter() - started:.1f} s"
-    )
-    return path
-
-
-def one_row() -> dict:
-    """One JSON input row for single-row predictions."""
-    table = generate_table(1, seed=99, with_target=False).to_pylist()[0]
-    return {name: value for name, value in table.items()}
 
 
 # --- The deployment ------------------------------------------------------------------------
@@ -269,33 +197,7 @@ class Stack:
         self.processes.clear()
 
 
-# --- Objects in the database ----------------------------------------------------------------
-
-
-def trained_model_files() -> tuple[Path, dict]:
-    """The benchmark model (LogisticRegression on the 25-column table, trained with the
-    engine), cached in bench/out/ so reruns skip training."""
-    artifact = OUT / "service_model.joblib"
-    meta = OUT / "service_model.json"
-    if artifact.exists() and meta.exists():
-        return artifact, json.loads(meta.read_text())
-    from mlmodels.ml.artifacts import save_artifact
-    from mlmodels.ml.training import train_model
-
-    started = time.perf_counter()
-    frame = generate_table(TRAIN_ROWS, seed=7, with_target=True).to_pandas()
-    raw = frame.astype(object).where(frame.notna(), "").astype(str)  # as a CSV reads: text
-    result = train_model(raw, target="target", algorithm="logistic_regression", hyperparameters={})
-    info = save_artifact(
-        artifact,
-        pipeline=result.pipeline,
-        feature_schema=result.feature_schema,
-        algorithm="logistic_regression",
-    )
-    data = {"sha256": info.sha256, "feature_schema": result.feature_schema.to_dict()}
-    meta.write_text(json.dumps(data))
-    print(f"trained the benchmark model in {time.perf_counter() - started:.1f} s")
-    return artifact, data
+# --- Objects in the database ---------------------------------------------------------------
 
 
 def register_model(*, owner, price_per_row: Decimal = Decimal("0.0001")):
@@ -343,7 +245,7 @@ def make_users(count: int, *, coins: str = "1000000") -> list[tuple[object, str]
     return users
 
 
-# --- HTTP and process helpers -----------------------------------------------------------------
+# --- HTTP ----------------------------------------------------------------------------------
 
 
 def api_json(
@@ -361,89 +263,3 @@ def api_json(
             return response.status, json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read() or b"{}")
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process below ``pid`` (from /proc: psutil is not installed)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(entry.name))
-    found, pending = [], [pid]
-    while pending:
-        for child in children.get(pending.pop(), []):
-            found.append(child)
-            pending.append(child)
-    return found
-
-
-def status_kb(pid: int, key: str) -> int:
-    """A ``/proc/<pid>/status`` value in kB (VmHWM: peak resident set; VmRSS: now)."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pids) -> float:
-    """User + system CPU time consumed so far by ``pids`` and by the children they have
-    reaped (from /proc/<pid>/stat). Pass a whole process tree, read afresh each time:
-    a worker that exited meanwhile (django-q recycles them) is then still counted, in
-    its parent's total."""
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
-    return total / CLOCK_TICKS
-
-
-def tree_cpu_seconds(pid: int) -> float:
-    """CPU seconds of ``pid`` and everything below it, reaped children included."""
-    return cpu_seconds([pid, *descendants(pid)])
-
-
-def parent_pid(pid: int) -> int:
-    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-
-
-def pids_named(name: str) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if (entry / "comm").read_text().strip() == name:
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
-
-
-def postgres_backends(database: str) -> list[int]:
-    """The PostgreSQL server processes serving ``database`` right now."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [database])
-        return [row[0] for row in cursor.fetchall()]
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    position = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
-    return ordered[position]

@@ -1,20 +1,10 @@
 from django.contrib import admin
 
-from billing.models import CoinAccount, IdempotencyKey, LedgerEntry
+from billing.models import CoinAccount, LedgerEntry
+from core.admin import ReadOnlyAdmin
 
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Money is never edited by hand: balances move only through billing.services
-    (use the "Grant coins" action on users)."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+# Money is never edited by hand: balances move only through billing.services (use the
+# "Grant coins" action on users).
 
 
 @admin.register(CoinAccount)
@@ -46,9 +36,3 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
     @admin.display(description="User", ordering="account__user__username")
     def user(self, entry):
         return entry.account.user
-
-
-@admin.register(IdempotencyKey)
-class IdempotencyKeyAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "user", "scope", "key", "response_status")
-    list_filter = ("scope",)

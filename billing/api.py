@@ -5,7 +5,7 @@ from rest_framework.views import APIView
 
 from billing import selectors, services
 from billing.serializers import BalanceSerializer, LedgerEntrySerializer, TopUpSerializer
-from mlservice.openapi import ERROR_RESPONSES, IDEMPOTENCY_HEADER
+from core.openapi import ERROR_RESPONSES, IDEMPOTENCY_HEADER
 
 
 class BalanceView(APIView):
@@ -31,17 +31,9 @@ class TopUpView(APIView):
     def post(self, request):
         serializer = TopUpSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        amount = serializer.validated_data["amount"]
-
-        def call():
-            entry = services.account_topup(user=request.user, amount=amount)
-            return status.HTTP_201_CREATED, LedgerEntrySerializer(entry).data
-
-        answer = services.idempotent_call(
+        entry = services.account_topup(
             user=request.user,
-            scope="topup",
-            key=request.headers.get("Idempotency-Key"),
-            fingerprint=services.request_fingerprint({"amount": str(amount)}),
-            call=call,
+            amount=serializer.validated_data["amount"],
+            idempotency_key=request.headers.get("Idempotency-Key"),
         )
-        return Response(answer.body, status=answer.status)
+        return Response(LedgerEntrySerializer(entry).data, status=status.HTTP_201_CREATED)

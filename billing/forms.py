@@ -3,8 +3,10 @@ from decimal import Decimal
 from django import forms
 from django.conf import settings
 
+from core.forms import IdempotentForm
 
-class TopUpForm(forms.Form):
+
+class TopUpForm(IdempotentForm):
     amount = forms.DecimalField(
         label="Amount (coins)",
         min_value=Decimal("0.01"),

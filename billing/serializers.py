@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from billing.models import LedgerEntry
+from core.serializers import RejectUnknownFieldsMixin
 
 
 class BalanceSerializer(serializers.Serializer):
@@ -14,15 +15,7 @@ class LedgerEntrySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class TopUpSerializer(serializers.Serializer):
+class TopUpSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     # A string or integer: the service refuses floats and checks range and precision,
     # so the web form and the API share one rule.
     amount = serializers.JSONField(help_text='Coins to add, e.g. "25.00".')
-
-    def to_internal_value(self, data):
-        if not isinstance(data, dict):
-            raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object."]})
-        unknown = sorted(set(data) - {"amount"})
-        if unknown:
-            raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
-        return super().to_internal_value(data)

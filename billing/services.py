@@ -7,24 +7,25 @@ wrap the call in their own ``transaction.atomic()``; these functions then run in
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import Count, Q, Sum
+from django.db import transaction
 
-from billing.models import CoinAccount, IdempotencyKey, LedgerEntry
-from mlservice.errors import Conflict, InvalidInput, NotAllowed, ServiceError
+from billing.models import CoinAccount, LedgerEntry
+from core.counters import counter_name, counters_add
+from core.errors import InvalidInput, NotAllowed, ServiceError
+from core.idempotency import idempotent_call, request_fingerprint
 
 CENT = Decimal("0.01")
 # The largest single movement of coins; balances are 14 digits with 2 decimals.
 LARGEST = Decimal("1000000000.00")
 Kind = LedgerEntry.Kind
+# Shared counters (core.counters) raised by every entry: ledger_entries{kind} and
+# ledger_cents{kind,direction}, direction "credit" (amount > 0) or "debit".
+LEDGER_ENTRIES = "ledger_entries"
+LEDGER_CENTS = "ledger_cents"
 
 
 class InsufficientFunds(ServiceError):
@@ -100,7 +101,7 @@ def _post(
         raise InsufficientFunds(balance=account.balance, amount=-amount)
     account.balance = new_balance
     account.save(update_fields=["balance", "updated_at"])
-    return LedgerEntry.objects.create(
+    entry = LedgerEntry.objects.create(
         account=account,
         kind=kind,
         amount=amount,
@@ -111,6 +112,16 @@ def _post(
         model=model,
         refund_of=refund_of,
     )
+    # Running totals for /metrics, in this transaction: an entry rolled back counts
+    # nothing. Whole cents, so the totals are exact integers.
+    direction = "credit" if amount > 0 else "debit"
+    counters_add(
+        {
+            counter_name(LEDGER_ENTRIES, kind=kind): 1,
+            counter_name(LEDGER_CENTS, kind=kind, direction=direction): int(abs(amount) * 100),
+        }
+    )
+    return entry
 
 
 def account_open(*, user) -> CoinAccount:
@@ -134,12 +145,26 @@ def account_credit(*, user, amount: Decimal, kind: str, memo: str = "", created_
         return _post(account=account, amount=amount, kind=kind, memo=memo, created_by=created_by)
 
 
-def account_topup(*, user, amount: Any) -> LedgerEntry:
-    """A user buys coins for themselves (only while BILLING_SELF_TOPUP is on)."""
+def account_topup(*, user, amount: Any, idempotency_key: str | None = None) -> LedgerEntry:
+    """A user buys coins for themselves (only while BILLING_SELF_TOPUP is on). A retry
+    with the same ``idempotency_key`` and amount gets the first entry, credited once."""
     if not settings.BILLING_SELF_TOPUP:
         raise NotAllowed("Self top-up is turned off on this service; ask an operator for coins.")
     amount = coins(amount, maximum=settings.TOPUP_MAX_AMOUNT)
-    return account_credit(user=user, amount=amount, kind=Kind.TOPUP, memo="Top-up")
+    created: list[LedgerEntry] = []
+
+    def credit() -> tuple[int, dict]:
+        created.append(account_credit(user=user, amount=amount, kind=Kind.TOPUP, memo="Top-up"))
+        return 201, {"id": created[0].pk}
+
+    answer = idempotent_call(
+        user=user,
+        scope="topup",
+        key=idempotency_key,
+        fingerprint=request_fingerprint({"amount": str(amount)}),
+        call=credit,
+    )
+    return created[0] if created else LedgerEntry.objects.get(pk=answer.body["id"], account__user=user)
 
 
 def account_grant(*, user, amount: Any, granted_by, memo: str = "") -> LedgerEntry:
@@ -191,117 +216,11 @@ def charge_refund(*, charge: LedgerEntry, memo: str = "") -> LedgerEntry | None:
         )
 
 
-# --- Idempotency-Key ---------------------------------------------------------------------
-
-
-def request_fingerprint(payload: Any) -> str:
-    encoded = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(encoded.encode()).hexdigest()
-
-
-@dataclass
-class IdempotentAnswer:
-    status: int
-    body: Any
-    replayed: bool
-
-
-def idempotent_call(
-    *,
-    user,
-    scope: str,
-    key: str | None,
-    fingerprint: str,
-    call: Callable[[], tuple[int, Any]],
-) -> IdempotentAnswer:
-    """Run ``call`` once per (user, scope, key). A repeat with the same fingerprint gets
-    the stored first answer; another fingerprint is a 409. Only successful answers are
-    stored, so a request refused for lack of coins may be retried with the same key.
-
-    The key row is inserted first, inside the same transaction as the charge: a
-    concurrent duplicate blocks on the unique index until the first commits, then finds
-    its answer, so two racing retries can never both charge."""
-    if not key:
-        status, body = call()
-        return IdempotentAnswer(status, body, replayed=False)
-    if len(key) > 255:
-        raise InvalidInput("Idempotency-Key is too long.", {"Idempotency-Key": ["At most 255 characters."]})
-    with transaction.atomic():
-        try:
-            with transaction.atomic():
-                record = IdempotencyKey.objects.create(
-                    user=user, scope=scope, key=key, fingerprint=fingerprint
-                )
-        except IntegrityError:
-            record = IdempotencyKey.objects.get(user=user, scope=scope, key=key)
-            if record.fingerprint != fingerprint:
-                raise Conflict(
-                    "This Idempotency-Key was already used with a different request body.",
-                    {"Idempotency-Key": ["Use a new key for a different request."]},
-                ) from None
-            return IdempotentAnswer(record.response_status, record.response_body, replayed=True)
-        status, body = call()
-        record.response_status = status
-        record.response_body = body
-        record.save(update_fields=["response_status", "response_body"])
-        return IdempotentAnswer(status, body, replayed=False)
-
-
-# --- Audit -----------------------------------------------------------------------------
-
-
-def billing_audit() -> list[str]:
-    """Every way the books can be wrong, as sentences; an empty list means clean."""
-    problems: list[str] = []
-    sums = {
-        # quantize: SQLite's SUM drops the scale (500 instead of 500.00).
-        row["account"]: (row["total"] or Decimal("0")).quantize(CENT)
-        for row in LedgerEntry.objects.values("account").annotate(total=Sum("amount"))
-    }
-    for account in CoinAccount.objects.select_related("user").order_by("pk"):
-        total = sums.get(account.pk, Decimal("0.00"))
-        if account.balance != total:
-            problems.append(
-                f"account {account.pk} ({account.user}): balance {account.balance} "
-                f"but its entries add up to {total}"
-            )
-        if account.balance < 0:
-            problems.append(f"account {account.pk} ({account.user}): negative balance")
-        last = LedgerEntry.objects.filter(account=account).order_by("-created_at", "-id").first()
-        if last is not None and last.balance_after != account.balance:
-            problems.append(
-                f"account {account.pk} ({account.user}): last entry says balance "
-                f"{last.balance_after} but the account holds {account.balance}"
-            )
-    for field, kind in (("prediction", Kind.PREDICTION_CHARGE), ("model", Kind.TRAINING_FEE)):
-        doubled = (
-            LedgerEntry.objects.filter(kind=kind, **{f"{field}__isnull": False})
-            .values(field)
-            .annotate(n=Count("id"))
-            .filter(n__gt=1)
-        )
-        for row in doubled:
-            problems.append(f"{field} {row[field]} charged {row['n']} times")
-    refunded_twice = (
-        LedgerEntry.objects.filter(kind=Kind.REFUND)
-        .values("refund_of")
-        .annotate(n=Count("id"))
-        .filter(n__gt=1)
-    )
-    for row in refunded_twice:
-        problems.append(f"charge {row['refund_of']} refunded {row['n']} times")
-    for refund in LedgerEntry.objects.filter(kind=Kind.REFUND).select_related("refund_of"):
-        charge = refund.refund_of
-        if charge is None or charge.kind not in LedgerEntry.CHARGE_KINDS:
-            problems.append(f"refund {refund.pk} does not undo a charge")
-        elif refund.amount != -charge.amount or refund.account_id != charge.account_id:
-            problems.append(
-                f"refund {refund.pk} gives back {refund.amount} for charge {charge.pk} of {charge.amount}"
-            )
-    bad_signs = LedgerEntry.objects.filter(
-        Q(kind__in=[Kind.SIGNUP_BONUS, Kind.TOPUP, Kind.GRANT, Kind.REFUND], amount__lt=0)
-        | Q(kind__in=list(LedgerEntry.CHARGE_KINDS), amount__gt=0)
-    )
-    for entry in bad_signs:
-        problems.append(f"entry {entry.pk}: a {entry.kind} of {entry.amount} has the wrong sign")
-    return problems
+def job_refund(*, job_field: str, job_id: int, memo: str) -> LedgerEntry | None:
+    """Refund in full whatever was charged for a job, for any kind of job:
+    ``job_field`` is the ledger's column that names it ("prediction", "model"). None
+    when nothing was charged (a free job) or it was refunded already."""
+    charge = LedgerEntry.objects.filter(
+        kind__in=LedgerEntry.CHARGE_KINDS, **{f"{job_field}_id": job_id}
+    ).first()
+    return None if charge is None else charge_refund(charge=charge, memo=memo)

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -6,19 +7,19 @@ from django.views.decorators.http import require_http_methods
 
 from billing import selectors, services
 from billing.forms import TopUpForm
-from mlservice.errors import ServiceError
-from mlservice.forms import add_service_error
+from core.errors import ServiceError
+from core.forms import add_service_error
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def billing_page(request):
-    from django.conf import settings
-
     form = TopUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            entry = services.account_topup(user=request.user, amount=form.cleaned_data["amount"])
+            entry = services.account_topup(
+                user=request.user, amount=form.cleaned_data["amount"], idempotency_key=form.key
+            )
         except ServiceError as error:
             add_service_error(form, error)
         else:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.template.defaultfilters import filesizeformat
 
+from core.errors import ServiceError
+from core.jobs.lifecycle import QUEUED, RUNNING
 from mlmodels import services
 from mlmodels.models import Algorithm, Dataset, TrainedModel
-from mlservice.errors import ServiceError
 
 
 @admin.register(Algorithm)
@@ -24,8 +25,6 @@ class AlgorithmAdmin(admin.ModelAdmin):
     actions = ["enable", "disable"]
 
     def get_queryset(self, request):
-        from django.db.models import Count
-
         return super().get_queryset(request).annotate(model_count=Count("trained_models"))
 
     @admin.display(description="models", ordering="model_count")
@@ -303,10 +302,10 @@ class TrainedModelAdmin(admin.ModelAdmin):
     @admin.action(description="Fail a queued or running training and refund its fee")
     def fail_and_refund(self, request, queryset: QuerySet[TrainedModel]) -> None:
         def fail(model: TrainedModel) -> None:
-            if not services.model_training_fail(
+            if not services.training_fail(
                 model_id=model.pk,
                 error="Stopped by an operator; the fee was refunded.",
-                statuses=(TrainedModel.Status.QUEUED, TrainedModel.Status.RUNNING),
+                states=(QUEUED, RUNNING),
             ):
                 raise ServiceError("it is not queued or running")
 

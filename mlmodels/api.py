@@ -1,6 +1,6 @@
 """The datasets, algorithms and models API (API.md). Viewsets parse, call one service
 or selector and render; errors are domain exceptions turned into the one JSON shape
-by mlservice.api.exception_handler."""
+by core.api.exception_handler."""
 
 from __future__ import annotations
 
@@ -12,8 +12,12 @@ from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
-from billing.services import idempotent_call, request_fingerprint
+from core.errors import Conflict, InvalidInput, NotAllowed
+from core.jobs.waiting import parse_prefer_wait, wait_until_finished
+from core.openapi import ERROR_RESPONSES, IDEMPOTENCY_HEADER, PREFER_HEADER
+from core.parsers import JSONParser
 from mlmodels import selectors, services
+from mlmodels.jobs import TRAINING
 from mlmodels.models import Dataset, TrainedModel
 from mlmodels.serializers import (
     AlgorithmSerializer,
@@ -24,10 +28,7 @@ from mlmodels.serializers import (
     TrainedModelSerializer,
     TrainRequestSerializer,
 )
-from mlservice.errors import Conflict, InvalidInput, NotAllowed, PayloadTooLarge
-from mlservice.jobs import parse_prefer_wait, wait_until_finished
-from mlservice.openapi import ERROR_RESPONSES, IDEMPOTENCY_HEADER, PREFER_HEADER
-from mlservice.parsers import JSONParser
+from mlmodels.services.datasets import too_large_error
 
 # Multipart framing around the file: a request this much bigger than the file limit
 # is refused from its Content-Length before the body is read.
@@ -43,8 +44,7 @@ def refuse_oversized_upload(request) -> None:
         return
     limit = settings.DATASET_MAX_BYTES
     if length > limit + MULTIPART_OVERHEAD_BYTES:
-        message = f"The upload is {length / 1e6:.1f} MB; the file limit is {limit / 1e6:.1f} MB."
-        raise PayloadTooLarge(message, {"file": [message]}, limit_bytes=limit)
+        raise too_large_error(length, limit)
 
 
 @extend_schema_view(
@@ -226,7 +226,7 @@ class TrainedModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     )
     def create(self, request, *args, **kwargs):
         """Every check (dataset ready and yours, target suits the algorithm's task,
-        algorithm enabled, hyperparameters, test_size 0.05–0.5, features) is made
+        algorithm enabled, hyperparameters, test_size in range, features) is made
         before anything is charged: a 400 names each bad field. Then the model is
         created ``queued`` as the next version of ``name``, the algorithm's training
         price is charged (402 with ``balance`` and ``cost`` when short) and the job
@@ -235,26 +235,21 @@ class TrainedModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         wait = parse_prefer_wait(request.headers.get("Prefer"))
         serializer = TrainRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        training_request = services.training_validate(user=request.user, **serializer.validated_data)
-
-        def call():
-            model = services.model_submit(user=request.user, request=training_request)
-            return status.HTTP_202_ACCEPTED, self._render(model)
-
-        answer = idempotent_call(
+        submission = services.model_train(
             user=request.user,
-            scope="models",
-            key=request.headers.get("Idempotency-Key"),
-            fingerprint=request_fingerprint(request.data),
-            call=call,
+            idempotency_key=request.headers.get("Idempotency-Key"),
+            **serializer.validated_data,
         )
-        if wait and not answer.replayed and answer.status == status.HTTP_202_ACCEPTED:
-            model_id = answer.body["id"]
-            finished = (TrainedModel.Status.READY, TrainedModel.Status.FAILED)
-            if wait_until_finished(TrainedModel.objects.all(), model_id, seconds=wait, finished=finished):
-                model = TrainedModel.objects.select_related("algorithm", "owner").get(pk=model_id)
-                return Response(self._render(model), status=status.HTTP_201_CREATED)
-        return Response(answer.body, status=answer.status)
+        model_id = submission.model.pk
+        finished = (
+            wait
+            and not submission.replayed
+            and wait_until_finished(TRAINING, model_id, seconds=wait, fresh=True)
+        )
+        model = TrainedModel.objects.select_related("algorithm", "owner").get(pk=model_id)
+        return Response(
+            self._render(model), status=status.HTTP_201_CREATED if finished else status.HTTP_202_ACCEPTED
+        )
 
     def destroy(self, request, *args, **kwargs):
         """Soft delete: the model leaves every list, its artifact file is removed, the

@@ -21,4 +21,6 @@ class MlmodelsConfig(AppConfig):
     verbose_name = "Models and datasets"
 
     def ready(self) -> None:
+        from mlmodels import jobs  # noqa: F401  registers the job kinds
+
         post_migrate.connect(_sync_algorithms, sender=self, dispatch_uid="mlmodels.sync_algorithms")

@@ -7,14 +7,14 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 
+from core.errors import ServiceError
+from core.forms import IdempotentForm, add_service_error
+from core.units import human_size
 from mlmodels import selectors
-from mlmodels.ml import catalog
+from mlmodels.ml import catalog, targets
 from mlmodels.models import Dataset, TrainedModel
-from mlservice.errors import ServiceError
-from mlservice.forms import add_service_error
 
 HP_PREFIX = "hp_"
 
@@ -33,7 +33,7 @@ class DatasetUploadForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["file"].help_text = (
             f"Comma, semicolon or tab separated, with a header line. Up to "
-            f"{filesizeformat(settings.DATASET_MAX_BYTES)}, {settings.DATASET_MAX_ROWS:,} rows and "
+            f"{human_size(settings.DATASET_MAX_BYTES)}, {settings.DATASET_MAX_ROWS:,} rows and "
             f"{settings.DATASET_MAX_COLUMNS} columns. UTF-8 is best; cp1251 and Latin-1 are read too."
         )
 
@@ -88,7 +88,7 @@ def _plain(number: float | None) -> str:
     return str(int(number)) if float(number).is_integer() and abs(number) < 1e15 else f"{number:g}"
 
 
-class TrainForm(forms.Form):
+class TrainForm(IdempotentForm):
     """dataset → target → algorithm → its hyperparameters → advanced options. The
     target, feature and hyperparameter fields depend on the chosen dataset, target
     and algorithm; the page re-renders the form (htmx) when those change."""
@@ -105,13 +105,18 @@ class TrainForm(forms.Form):
     algorithm = forms.ChoiceField(choices=[])
     test_size = forms.FloatField(
         label="Test size",
-        initial=0.2,
-        help_text="Share of the rows held out to measure the model (0.05–0.5).",
-        widget=forms.NumberInput(attrs={"min": 0.05, "max": 0.5, "step": 0.05}),
+        initial=targets.DEFAULT_TEST_SIZE,
+        help_text=(
+            f"Share of the rows held out to measure the model "
+            f"({targets.MIN_TEST_SIZE}–{targets.MAX_TEST_SIZE})."
+        ),
+        widget=forms.NumberInput(
+            attrs={"min": targets.MIN_TEST_SIZE, "max": targets.MAX_TEST_SIZE, "step": 0.05}
+        ),
     )
     random_state = forms.IntegerField(
         label="Random seed",
-        initial=42,
+        initial=targets.DEFAULT_RANDOM_STATE,
         help_text="The same seed, data and settings give the same model.",
         widget=forms.NumberInput(attrs={"min": 0, "step": 1}),
     )
@@ -139,7 +144,8 @@ class TrainForm(forms.Form):
         }
         for name in ("dataset", "target", "algorithm"):
             self.fields[name].widget.attrs.update(refresh)
-        datasets = selectors.dataset_list_for_user(user=user).filter(status=Dataset.Status.READY)
+        # A dataset still being profiled can be trained on already (the service says why).
+        datasets = selectors.dataset_list_for_user(user=user).exclude(status=Dataset.Status.FAILED)
         self.fields["dataset"].queryset = datasets
         self.chosen_dataset = self._chosen_dataset(datasets)
         self.algorithms = list(selectors.algorithm_list(enabled_only=True).order_by("task", "name"))

@@ -8,10 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from billing.models import COINS
-
-
-def dataset_upload_to(dataset: Dataset, filename: str) -> str:
-    return f"datasets/{dataset.owner_id}/{timezone.now():%Y%m%d%H%M%S}-{dataset.token}.csv"
+from mlmodels.ml import encodings, targets
 
 
 class Dataset(models.Model):
@@ -23,7 +20,8 @@ class Dataset(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="datasets")
     name = models.CharField(max_length=200)
     token = models.CharField(max_length=32, help_text="Random part of the stored file name.")
-    file = models.FileField(upload_to=dataset_upload_to, max_length=300)
+    # Named by mlmodels.datasets when it stores the upload (datasets/<owner>/<token>.csv).
+    file = models.FileField(upload_to="datasets/", max_length=300)
     original_filename = models.CharField(max_length=255, blank=True)
     size_bytes = models.BigIntegerField(default=0)
     rows = models.PositiveIntegerField(default=0)
@@ -37,6 +35,13 @@ class Dataset(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PROFILING)
     profile = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True)
+    # The profile job (core.jobs): the dataset stays "profiling" while queued and
+    # while running; started_at tells the two apart.
+    task_id = models.CharField(max_length=64, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Times the profile job was enqueued.")
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -48,6 +53,10 @@ class Dataset(models.Model):
     @property
     def column_names(self) -> list[str]:
         return [column["name"] for column in self.columns]
+
+    @property
+    def encoding_label(self) -> str:
+        return encodings.encoding_label(self.encoding) if self.encoding else ""
 
     @property
     def delimiter_name(self) -> str:
@@ -103,8 +112,8 @@ class TrainedModel(models.Model):
     target = models.CharField(max_length=255)
     requested_features = models.JSONField(null=True, blank=True)
     hyperparameters = models.JSONField(default=dict)
-    test_size = models.FloatField(default=0.2)
-    random_state = models.IntegerField(default=42)
+    test_size = models.FloatField(default=targets.DEFAULT_TEST_SIZE)
+    random_state = models.IntegerField(default=targets.DEFAULT_RANDOM_STATE)
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
     progress = models.PositiveSmallIntegerField(default=0)
@@ -139,7 +148,7 @@ class TrainedModel(models.Model):
         default=True, help_text="The version predictions may use; one per owner and name."
     )
     # When staff chose the active version (or published it), a newer version that
-    # becomes ready does not take its place: see services.model_training_succeed.
+    # becomes ready does not take its place: see mlmodels.services.training_job.
     active_set_by_staff = models.BooleanField(
         default=False, help_text="Staff chose this version: newer versions do not replace it automatically."
     )

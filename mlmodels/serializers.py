@@ -3,41 +3,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.serializers import RejectUnknownFieldsMixin
+from mlmodels.ml import targets
 from mlmodels.models import Algorithm, Dataset, TrainedModel
 from mlmodels.services import algorithm_hyperparameters
-
-# Sent by the browsable API's HTML forms, not by the caller.
-IGNORED_FORM_FIELDS = {"csrfmiddlewaretoken", "_content_type", "_content"}
-
-
-class RejectUnknownFieldsMixin:
-    """A field the endpoint does not know is a 400, not silently ignored: a typo in an
-    optional field (``test_szie``) would otherwise train with the default."""
-
-    def to_internal_value(self, data):
-        unknown: dict[str, list[str]] = {}
-        if isinstance(data, Mapping):
-            allowed = ", ".join(self.fields)
-            unknown = {
-                name: [f"Unknown field; allowed fields are: {allowed}."]
-                for name in sorted(set(data) - set(self.fields) - IGNORED_FORM_FIELDS)
-            }
-        try:
-            value = super().to_internal_value(data)
-        except serializers.ValidationError as error:
-            if unknown and isinstance(error.detail, dict):
-                error.detail.update(unknown)
-            raise
-        if unknown:
-            raise serializers.ValidationError(unknown)
-        return value
 
 
 # Statuses are described in words rather than as enums: several apps have a field
@@ -212,9 +187,16 @@ class TrainRequestSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     hyperparameters = serializers.DictField(
         required=False, default=dict, help_text="name: value; missing ones take their defaults."
     )
-    test_size = serializers.FloatField(required=False, help_text="Holdout share, 0.05–0.5 (default 0.2).")
+    test_size = serializers.FloatField(
+        required=False,
+        help_text=(
+            f"Holdout share, {targets.MIN_TEST_SIZE}–{targets.MAX_TEST_SIZE} "
+            f"(default {targets.DEFAULT_TEST_SIZE})."
+        ),
+    )
     random_state = serializers.IntegerField(
-        required=False, help_text="Seed for the split and the model (default 42)."
+        required=False,
+        help_text=f"Seed for the split and the model (default {targets.DEFAULT_RANDOM_STATE}).",
     )
     features = serializers.ListField(
         child=serializers.CharField(),

@@ -10,17 +10,17 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from billing.selectors import balance_for_user
+from core.errors import PayloadTooLarge, ServiceError
+from core.forms import add_service_error
 from mlmodels import selectors, services
 from mlmodels.api import refuse_oversized_upload
 from mlmodels.forms import HP_PREFIX, DatasetUploadForm, ModelFilterForm, TrainForm
 from mlmodels.models import Dataset, TrainedModel
-from mlservice.errors import PayloadTooLarge, ServiceError
-from mlservice.forms import add_service_error
 
 PAGE_SIZE = 20
 # Charts drawn on a dataset page; beyond this the table still lists every column.
@@ -168,12 +168,8 @@ def model_list(request):
     )
 
 
-def _predict_url(model: TrainedModel) -> str | None:
-    # The predictions app names this page; until it exists, the button is hidden.
-    try:
-        return reverse("predictions:predict", args=[model.pk])
-    except NoReverseMatch:
-        return None
+def _predict_url(model: TrainedModel) -> str:
+    return reverse("predictions:predict", args=[model.pk])
 
 
 def _confusion_rows(confusion: dict[str, Any]) -> list[dict[str, Any]]:
@@ -257,8 +253,11 @@ def model_train(request):
         form = TrainForm(request.POST, user=request.user)
         if form.is_valid():
             try:
-                training_request = services.training_validate(user=request.user, **form.service_arguments())
-                model = services.model_submit(user=request.user, request=training_request)
+                model = services.model_train(
+                    user=request.user,
+                    idempotency_key=form.cleaned_data.get("idempotency_key") or None,
+                    **form.service_arguments(),
+                ).model
             except ServiceError as error:
                 form.add_service_error(error)
             else:

@@ -81,7 +81,7 @@ if not SECRET_KEY:
         secret_file.chmod(0o600)
     SECRET_KEY = secret_file.read_text().strip()
 
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]" + (",testserver" if DEBUG else ""))
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
@@ -101,17 +101,18 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "django_q",
-    "mlservice",
+    "core",
     "accounts",
     "billing",
     "mlmodels",
     "predictions",
+    "operations",
 ]
 
 MIDDLEWARE = [
     # First, so the request id, the log line and the latency cover every other layer.
-    "mlservice.middleware.RequestContextMiddleware",
-    "mlservice.middleware.RefuseNulCharactersMiddleware",
+    "core.middleware.RequestContextMiddleware",
+    "core.middleware.RefuseNulCharactersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -120,7 +121,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "mlservice.middleware.ApiJsonErrorsMiddleware",
+    "core.middleware.ApiJsonErrorsMiddleware",
 ]
 
 ROOT_URLCONF = "mlservice.urls"
@@ -172,13 +173,6 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
-    # Tests run a real qcluster in another process, so the test database must be a
-    # file, not SQLite's default in-memory database; one per test run, so runs side by
-    # side do not delete each other's database.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test" / f"db-{os.getpid()}.sqlite3")}
-    (VAR_DIR / "test").mkdir(exist_ok=True)
-elif DATABASES["default"]["ENGINE"].endswith("postgresql"):
-    DATABASES["default"]["TEST"] = {"NAME": f"test_mlservice_{os.getpid()}"}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
@@ -243,6 +237,8 @@ LOGIN_FAILURE_WINDOW = env_int("LOGIN_FAILURE_WINDOW", 300, minimum=1)
 SIGNUP_BONUS = env_decimal("SIGNUP_BONUS", "500")
 BILLING_SELF_TOPUP = env_bool("BILLING_SELF_TOPUP", True)
 TOPUP_MAX_AMOUNT = env_decimal("TOPUP_MAX_AMOUNT", "10000")
+# A retry with the same Idempotency-Key is answered from the store for this long.
+IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 48, minimum=1)
 DEFAULT_PRICE_PER_ROW = env_decimal("DEFAULT_PRICE_PER_ROW", "0.01")
 
 # --- Uploads and limits ----------------------------------------------------------------
@@ -304,14 +300,14 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": [
-        "mlservice.parsers.JSONParser",
+        "core.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    "DEFAULT_PAGINATION_CLASS": "mlservice.api.Pagination",
+    "DEFAULT_PAGINATION_CLASS": "core.api.Pagination",
     "PAGE_SIZE": 25,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "mlservice.api.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
         "rest_framework.throttling.UserRateThrottle",
@@ -321,7 +317,6 @@ REST_FRAMEWORK = {
         "user": env_str("THROTTLE_USER", "6000/min"),
         "register": env_str("THROTTLE_REGISTER", "20/hour"),
     },
-    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "mlservice API",
@@ -387,13 +382,13 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     # Puts the current request id and job (kind, id, task) on every record.
-    "filters": {"context": {"()": "mlservice.logs.ContextFilter"}},
+    "filters": {"context": {"()": "core.logs.ContextFilter"}},
     "formatters": {
         "plain": {
-            "()": "mlservice.logs.PlainFormatter",
+            "()": "core.logs.PlainFormatter",
             "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
         },
-        "json": {"()": "mlservice.logs.JsonFormatter"},
+        "json": {"()": "core.logs.JsonFormatter"},
     },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]}

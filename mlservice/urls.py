@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from mlservice import admin_dashboard, health, metrics, views
+from operations import admin_dashboard, health, metrics, views
 
 admin.site.site_header = "mlservice operations"
 admin.site.site_title = "mlservice admin"
@@ -27,7 +27,7 @@ urlpatterns = [
     path("api/auth/", include("rest_framework.urls", namespace="rest_framework")),
 ]
 
-handler400 = "mlservice.views.bad_request"
-handler403 = "mlservice.views.permission_denied"
-handler404 = "mlservice.views.not_found"
-handler500 = "mlservice.views.server_error"
+handler400 = "core.error_views.bad_request"
+handler403 = "core.error_views.permission_denied"
+handler404 = "core.error_views.not_found"
+handler500 = "core.error_views.server_error"

@@ -3,11 +3,12 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from core.admin import ReadOnlyAdmin
 from predictions.models import Prediction
 
 
 @admin.register(Prediction)
-class PredictionAdmin(admin.ModelAdmin):
+class PredictionAdmin(ReadOnlyAdmin):
     """Read-only: a prediction changes only through predictions.services (its status
     and its money move together)."""
 
@@ -31,15 +32,6 @@ class PredictionAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     exclude = ("inputs", "results")
     readonly_fields = ("ledger_entries", "inputs_preview", "results_preview")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="Ledger entries")
     def ledger_entries(self, prediction):

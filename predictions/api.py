@@ -16,11 +16,12 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
-from mlservice.errors import InvalidInput
-from mlservice.jobs import parse_prefer_wait
-from mlservice.openapi import ERROR_RESPONSES, IDEMPOTENCY_HEADER, PREFER_HEADER, ErrorSerializer
-from mlservice.parsers import JSONParser
+from core.errors import InvalidInput
+from core.jobs.waiting import parse_prefer_wait, wait_until_finished
+from core.openapi import ERROR_RESPONSES, IDEMPOTENCY_HEADER, PREFER_HEADER, ErrorSerializer
+from core.parsers import JSONParser
 from predictions import selectors, services
+from predictions.jobs import PREDICTION
 from predictions.models import Prediction
 from predictions.serializers import (
     PredictionCreateSerializer,
@@ -28,7 +29,6 @@ from predictions.serializers import (
     PredictionSerializer,
 )
 from predictions.uploads import PredictionUploadHandler
-from predictions.waiting import wait_for_prediction
 
 WRONG_BODY = (
     "Send JSON (Content-Type: application/json) with model and inputs, "
@@ -135,7 +135,7 @@ class PredictionViewSet(viewsets.GenericViewSet):
 
         prediction = submission.prediction
         if wait and not prediction.is_finished:
-            wait_for_prediction(prediction.pk, seconds=wait, fresh=not submission.replayed)
+            wait_until_finished(PREDICTION, prediction.pk, seconds=wait, fresh=not submission.replayed)
             prediction = Prediction.objects.select_related("model").get(pk=prediction.pk)
         finished = wait is not None and prediction.is_finished
         headers = {"Location": reverse("prediction-detail", args=[prediction.pk])}

@@ -4,29 +4,26 @@ sent; the rules (schema, limits, cost) are the service's, shared with the API.""
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
 from django import forms
 
+from core.forms import IdempotentForm
 from mlmodels.ml.schema import Feature
 from predictions.models import Prediction
 
 MISSING_CHOICE = ("", "(other / missing)")
 
 
-class PredictForm(forms.Form):
-    """Common part: a key generated when the page is shown, sent as the service's
-    Idempotency-Key, so a double click or a resubmitted page charges once."""
+class PredictForm(IdempotentForm):
+    """Common part of the three ways to send rows (a prefix each, one page)."""
 
     mode = ""
-    idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64, required=False)
+    reused_message = "This form was already used for another prediction. Submit again to make a new one."
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("prefix", self.mode)
         super().__init__(*args, **kwargs)
-        if not self.is_bound:
-            self.initial.setdefault("idempotency_key", uuid.uuid4().hex)
 
 
 class RowForm(PredictForm):

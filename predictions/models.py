@@ -8,10 +8,6 @@ from django.utils import timezone
 from billing.models import COINS
 
 
-def input_upload_to(prediction: Prediction, filename: str) -> str:
-    return f"predictions/{prediction.owner_id}/{prediction.token}-input.csv"
-
-
 class Prediction(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -47,7 +43,8 @@ class Prediction(models.Model):
     # ({"features": [[name, kind], ...], "rows": [[value, ...], ...]}), so the worker
     # scores them without coercing every value a second time.
     coerced_inputs = models.JSONField(null=True, blank=True)
-    input_file = models.FileField(upload_to=input_upload_to, max_length=300, blank=True)
+    # Named by predictions.uploads when the upload streams in.
+    input_file = models.FileField(upload_to="predictions/", max_length=300, blank=True)
     input_filename = models.CharField(max_length=255, blank=True)
     rows = models.PositiveIntegerField()
     extra_columns = models.JSONField(default=list, blank=True)

@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
 from billing.models import LedgerEntry
-from mlservice.errors import Conflict, InvalidInput, ServiceError
+from core.errors import Conflict, InvalidInput, ServiceError
 from predictions.models import Prediction
 
 

@@ -5,12 +5,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.serializers import RejectUnknownFieldsMixin
 from predictions.models import Prediction
 
-INPUT_FIELDS = ("model", "inputs", "file")
 
-
-class PredictionCreateSerializer(serializers.Serializer):
+class PredictionCreateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     """JSON ``{"model", "inputs"}`` or multipart ``model`` + ``file``. Fields not listed
     here are refused: a typo (``input``) must not pass silently as "no input"."""
 
@@ -21,16 +20,6 @@ class PredictionCreateSerializer(serializers.Serializer):
     file = serializers.FileField(
         required=False, allow_empty_file=True, help_text="A CSV file with a header row (multipart)."
     )
-
-    def to_internal_value(self, data):
-        if not hasattr(data, "keys"):
-            raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object."]})
-        unknown = sorted(set(data.keys()) - set(INPUT_FIELDS))
-        if unknown:
-            raise serializers.ValidationError(
-                {name: [f"Unknown field; send {', '.join(INPUT_FIELDS)}."] for name in unknown}
-            )
-        return super().to_internal_value(data)
 
     def validate(self, attrs):
         if ("inputs" in attrs) == ("file" in attrs):

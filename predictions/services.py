@@ -14,52 +14,43 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
 from django.http import Http404
 from django.utils import timezone
 
-from billing.models import IdempotencyKey, LedgerEntry
-from billing.services import (
-    IdempotentAnswer,
-    account_debit,
-    charge_refund,
-    cost_of,
-    idempotent_call,
-    request_fingerprint,
+from billing.models import LedgerEntry
+from billing.services import account_debit, cost_of
+from core.errors import Conflict, InvalidInput, PayloadTooLarge, ServiceError
+from core.idempotency import IdempotentAnswer, idempotent_call, idempotent_replay, request_fingerprint
+from core.jobs.lifecycle import (
+    SweepReport,
+    job_cancel,
+    job_claim,
+    job_enqueue,
+    job_fail,
+    job_progress,
+    job_submitted,
+    job_succeed,
+    job_sweep,
 )
 from mlmodels.ml.errors import InputError, TooManyRowsError
 from mlmodels.ml.inputs import validate_csv, validate_records
 from mlmodels.ml.schema import FeatureSchema
 from mlmodels.models import TrainedModel
 from mlmodels.selectors import model_get_for_user
-from mlservice.errors import Conflict, InvalidInput, PayloadTooLarge, ServiceError
-from mlservice.job_events import job_status_moved
-from mlservice.jobs import enqueue_on_commit
 from predictions.coerced import coerced_to_json
+from predictions.jobs import PREDICTION
 from predictions.models import Prediction
 from predictions.uploads import FILE_FIELD, StoredCsv, new_token
-from predictions.waiting import announce_finished
 
 logger = logging.getLogger(__name__)
 
 IDEMPOTENCY_SCOPE = "predictions"
-JOB_KIND = "prediction"  # as mlservice.job_events names this task's jobs
-TASK = "predictions.tasks.run_prediction"
 Status = Prediction.Status
-
-# A job still queued is enqueued again after QUEUED_STALE_SECONDS × attempts (a growing
-# wait, so a long backlog is not flooded with copies); after this many enqueues it is
-# failed and refunded instead of waiting forever.
-MAX_ENQUEUE_ATTEMPTS = 3
-# django-q kills a task at TASK_TIMEOUT; a job still running this much later lost its
-# worker (killed, or the machine died) and is failed and refunded by the sweep.
-RUNNING_GRACE_SECONDS = 60
 
 
 @dataclass
@@ -155,29 +146,9 @@ def _check_csv(upload: StoredCsv, schema: FeatureSchema) -> _CheckedInput:
     )
 
 
-def _replay_of_earlier_answer(*, user, key: str | None, fingerprint: str) -> IdempotentAnswer | None:
-    """The first answer when this Idempotency-Key already succeeded (billing decides
-    replay or 409), so a retry is neither validated nor charged again."""
-    if not key or not IdempotencyKey.objects.filter(user=user, scope=IDEMPOTENCY_SCOPE, key=key).exists():
-        return None
-
-    def must_not_run() -> tuple[int, Any]:
-        raise AssertionError("an answered Idempotency-Key ran its call again")
-
-    return idempotent_call(
-        user=user, scope=IDEMPOTENCY_SCOPE, key=key, fingerprint=fingerprint, call=must_not_run
-    )
-
-
 def _replayed(answer: IdempotentAnswer, *, user) -> Submission:
     prediction = Prediction.objects.select_related("model").get(pk=answer.body["id"], owner=user)
     return Submission(prediction=prediction, replayed=True)
-
-
-def _enqueue(prediction_id: int, attempt: int) -> None:
-    # The task id is recorded by the worker when it claims the job (no extra write on
-    # the request's path, and it names the task that actually ran).
-    enqueue_on_commit(TASK, prediction_id, task_name=f"prediction-{prediction_id}-{attempt}")
 
 
 def _create_charge_enqueue(*, user, model: TrainedModel, checked: _CheckedInput) -> Prediction:
@@ -212,7 +183,8 @@ def _create_charge_enqueue(*, user, model: TrainedModel, checked: _CheckedInput)
                 memo=f"Prediction #{prediction.pk}: {checked.rows:,} row{'s' if checked.rows != 1 else ''} × {price.normalize():f} on {model}",
                 prediction=prediction,
             )
-        _enqueue(prediction.pk, 1)
+        job_submitted(PREDICTION, prediction)
+        job_enqueue(PREDICTION, prediction.pk)
     return prediction
 
 
@@ -247,7 +219,9 @@ def prediction_submit(
         if idempotency_key:
             body = {"file_sha256": upload.sha256} if upload is not None else {"inputs": inputs}
             fingerprint = request_fingerprint({"model": model_id, **body})
-        earlier = _replay_of_earlier_answer(user=user, key=idempotency_key, fingerprint=fingerprint)
+        earlier = idempotent_replay(
+            user=user, scope=IDEMPOTENCY_SCOPE, key=idempotency_key, fingerprint=fingerprint
+        )
         if earlier is not None:
             return _replayed(earlier, user=user)
 
@@ -280,30 +254,12 @@ def prediction_submit(
 # --- Cancel -----------------------------------------------------------------------------
 
 
-def _refund(prediction_id: int, *, memo: str) -> LedgerEntry | None:
-    charge = LedgerEntry.objects.filter(
-        prediction_id=prediction_id, kind=LedgerEntry.Kind.PREDICTION_CHARGE
-    ).first()
-    if charge is None:
-        return None  # a free prediction: nothing was charged
-    return charge_refund(charge=charge, memo=memo)
-
-
 def prediction_cancel(*, user, prediction: Prediction) -> Prediction:
     """Cancel a job that no worker has started, and refund it. 409 once it has started
     (or finished): a running job is paid for and runs to its end."""
     if prediction.owner_id != user.pk:
         raise Http404
-    now = timezone.now()
-    with transaction.atomic():
-        moved = Prediction.objects.filter(pk=prediction.pk, status=Status.QUEUED).update(
-            status=Status.CANCELED,
-            finished_at=now,
-            error="Canceled before it started; the cost was refunded.",
-        )
-        if moved:
-            _refund(prediction.pk, memo=f"Refund: prediction #{prediction.pk} canceled")
-            announce_finished(prediction.pk)
+    moved = job_cancel(PREDICTION, prediction.pk, error="Canceled before it started; the cost was refunded.")
     prediction.refresh_from_db()
     if not moved:
         state = {
@@ -319,25 +275,18 @@ def prediction_cancel(*, user, prediction: Prediction) -> Prediction:
     return prediction
 
 
-# --- The worker's moves -----------------------------------------------------------------
+# --- The worker's moves (core.jobs.lifecycle) ------------------------------------------------
 
 
-def prediction_start(*, prediction_id: int, task_id: str = "") -> bool:
-    """Claim a queued job for this worker (queued → running). False when the job is
-    not queued any more: canceled, claimed by a twin delivery, or finished."""
-    moved = Prediction.objects.filter(pk=prediction_id, status=Status.QUEUED).update(
-        status=Status.RUNNING, started_at=timezone.now(), progress=0, task_id=task_id[:64]
-    )
-    if moved:
-        job_status_moved(JOB_KIND, prediction_id, Status.QUEUED, Status.RUNNING)
-    return bool(moved)
+def prediction_claim(*, prediction_id: int, task_id: str = "") -> bool:
+    """queued → running for this worker; False when it is not queued any more."""
+    return job_claim(PREDICTION, prediction_id, progress=0, task_id=task_id[:64])
 
 
 def prediction_progress(*, prediction_id: int, percent: int) -> bool:
     """Record progress; False when the job is no longer running (the sweep gave up on
     it), so the worker can stop."""
-    percent = max(0, min(99, int(percent)))  # 100 only with success
-    return bool(Prediction.objects.filter(pk=prediction_id, status=Status.RUNNING).update(progress=percent))
+    return job_progress(PREDICTION, prediction_id, progress=max(0, min(99, int(percent))))
 
 
 def prediction_succeed(
@@ -349,112 +298,24 @@ def prediction_succeed(
 ) -> bool:
     """running → succeeded. False when the job had already been failed by the sweep:
     it was refunded, so its late result must not be kept."""
-    moved = Prediction.objects.filter(pk=prediction_id, status=Status.RUNNING).update(
-        status=Status.SUCCEEDED,
+    return job_succeed(
+        PREDICTION,
+        prediction_id,
         progress=100,
         result_file=result_file,
         results=results,
         scoring_seconds=scoring_seconds,
-        finished_at=timezone.now(),
-        error="",
     )
-    if moved:
-        announce_finished(prediction_id)
-        job_status_moved(JOB_KIND, prediction_id, Status.RUNNING, Status.SUCCEEDED)
-    return bool(moved)
 
 
-def prediction_fail(
-    *, prediction_id: int, error: str, from_status: str = Status.RUNNING, **match: Any
-) -> bool:
-    """Move the job from ``from_status`` to failed and refund it in full, in one
-    transaction. False (and no refund) when the job had moved on already."""
-    with transaction.atomic():
-        moved = Prediction.objects.filter(pk=prediction_id, status=from_status, **match).update(
-            status=Status.FAILED, error=error[:4000], finished_at=timezone.now()
-        )
-        if moved:
-            _refund(prediction_id, memo=f"Refund: prediction #{prediction_id} failed")
-            announce_finished(prediction_id)
-    if moved:
-        job_status_moved(JOB_KIND, prediction_id, from_status, Status.FAILED)
-    return bool(moved)
+def prediction_fail(*, prediction_id: int, error: str) -> bool:
+    """running → failed, refunded in full in the same transaction."""
+    return job_fail(PREDICTION, prediction_id, error=error)
 
 
-# --- The sweep ------------------------------------------------------------------------------
-
-
-@dataclass
-class SweepReport:
-    failed_running: list[int] = field(default_factory=list)
-    requeued: list[int] = field(default_factory=list)
-    failed_queued: list[int] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, list[int]]:
-        return {
-            "failed_running": self.failed_running,
-            "requeued": self.requeued,
-            "failed_queued": self.failed_queued,
-        }
-
-    def __str__(self) -> str:
-        return (
-            f"failed {len(self.failed_running)} stuck running, re-enqueued {len(self.requeued)}, "
-            f"failed {len(self.failed_queued)} never started"
-        )
-
-
-def prediction_sweep_run(*, now=None) -> SweepReport:
-    """Make sure no job stays queued or running forever.
-
-    (a) running past the task timeout: its worker died → failed and refunded.
-    (b) queued for QUEUED_STALE_SECONDS × attempts since it was last enqueued: its task
-        may be lost (Redis has no delivery receipts; a web process may die between
-        commit and enqueue) → enqueued again; a copy that arrives late finds the job
-        claimed and does nothing. After MAX_ENQUEUE_ATTEMPTS → failed and refunded.
-    """
-    now = now or timezone.now()
-    report = SweepReport()
-    timeout = timedelta(seconds=settings.TASK_TIMEOUT + RUNNING_GRACE_SECONDS)
-    stuck = Prediction.objects.filter(status=Status.RUNNING, started_at__lt=now - timeout)
-    minutes = round(timeout.total_seconds() / 60)
-    for prediction_id in stuck.values_list("pk", flat=True):
-        error = (
-            f"The worker scoring this prediction stopped responding (no result after {minutes} minutes). "
-            "The cost was refunded; please submit it again."
-        )
-        if prediction_fail(prediction_id=prediction_id, error=error):
-            report.failed_running.append(prediction_id)
-
-    stale = timedelta(seconds=settings.QUEUED_STALE_SECONDS)
-    waiting = Prediction.objects.filter(status=Status.QUEUED).filter(
-        Q(enqueued_at__lt=now - stale) | Q(enqueued_at__isnull=True, created_at__lt=now - stale)
-    )
-    for prediction_id, attempts, enqueued_at, created_at in waiting.values_list(
-        "pk", "attempts", "enqueued_at", "created_at"
-    ):
-        if now - (enqueued_at or created_at) < stale * max(attempts, 1):
-            continue
-        if attempts >= MAX_ENQUEUE_ATTEMPTS:
-            error = (
-                "No worker started this prediction in time (the service may be overloaded). "
-                "The cost was refunded; please submit it again."
-            )
-            if prediction_fail(
-                prediction_id=prediction_id, error=error, from_status=Status.QUEUED, attempts=attempts
-            ):
-                report.failed_queued.append(prediction_id)
-            continue
-        with transaction.atomic():
-            moved = Prediction.objects.filter(
-                pk=prediction_id, status=Status.QUEUED, attempts=attempts
-            ).update(attempts=F("attempts") + 1, enqueued_at=now)
-            if moved:
-                _enqueue(prediction_id, attempts + 1)
-                report.requeued.append(prediction_id)
-    if report.failed_running or report.requeued or report.failed_queued:
-        logger.warning("prediction sweep: %s", report)
-    return report
+def prediction_sweep(*, now=None) -> SweepReport:
+    """Fail and refund stuck jobs, enqueue lost ones again (core.jobs.lifecycle.job_sweep)."""
+    return job_sweep(PREDICTION, now=now)
 
 
 # --- File retention --------------------------------------------------------------------
@@ -487,8 +348,3 @@ def prediction_files_expire(*, now=None, batch: int = 500) -> list[int]:
     if expired:
         logger.info("deleted the files of %d predictions older than %d days", len(expired), days)
     return expired
-
-
-def prediction_cost(*, rows: int, price_per_row: Decimal) -> Decimal:
-    """The cost quoted before submitting: the same rule the charge uses."""
-    return cost_of(rows=rows, price_per_row=price_per_row)

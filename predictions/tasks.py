@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 
+from core.counters import record_model_cache
+from core.logs import current_task_id
 from mlmodels.ml.artifacts import LoadedArtifact, load_artifact
 from mlmodels.ml.errors import InputError, MLError
 from mlmodels.ml.inputs import frame_from_records, validate_frame
@@ -36,8 +38,6 @@ from mlmodels.ml.scoring import (
     unique_output_names,
 )
 from mlmodels.models import TrainedModel
-from mlservice.logs import job_var
-from mlservice.metrics import record_model_cache
 from predictions import services
 from predictions.coerced import coerced_from_json
 from predictions.models import Prediction
@@ -49,7 +49,7 @@ logger = logging.getLogger(__name__)
 
 _cache: OrderedDict[str, LoadedArtifact] = OrderedDict()
 _cache_lock = threading.Lock()
-# This process's own counts (the service-wide totals are mlservice.metrics' counters).
+# This process's own counts (the service-wide totals are operations.metrics' counters).
 cache_hits = 0
 cache_misses = 0
 
@@ -87,11 +87,6 @@ def cache_clear() -> None:
 
 class JobTakenAway(Exception):
     """The job stopped being ``running`` under us (the sweep failed and refunded it)."""
-
-
-def _output_names(input_names: list[str], ours: list[str]) -> list[str]:
-    """Our column names, suffixed when the input already uses one (the engine's rule)."""
-    return unique_output_names(ours, set(input_names))
 
 
 # Cells starting with one of these may be spreadsheet formulas; only those are handed
@@ -156,7 +151,7 @@ def _score_json(prediction: Prediction, artifact: LoadedArtifact, result_path: P
     columns = list(dict.fromkeys(str(name) for record in records for name in record))
     if prediction.input_columns and set(prediction.input_columns) == set(columns):
         columns = list(prediction.input_columns)
-    ours = _output_names(columns, [str(name) for name in predicted.columns])
+    ours = unique_output_names([str(name) for name in predicted.columns], set(columns))
     ours_values = predicted.to_numpy(dtype=object).tolist()
     rows = [
         [_cell(record.get(name)) for name in columns] + [_cell(value) for value in ours_values[number]]
@@ -190,18 +185,10 @@ def _readable(error: BaseException) -> str:
     """What the user reads on a failed job: the engine's own words for problems it
     knows, never a traceback."""
     if isinstance(error, MLError):
-        details = [message for messages in error.errors.values() for message in messages]
-        shown = [message for message in details[:5] if message not in error.message]
-        text = error.message + ("" if not shown else ": " + "; ".join(shown))
-        return text + " The cost was refunded."
+        return error.readable() + " The cost was refunded."
     if isinstance(error, MemoryError):
         return "Scoring ran out of memory. The cost was refunded."
     return "Scoring failed because of an internal error (it was logged). The cost was refunded."
-
-
-def _current_task_id() -> str:
-    job = job_var.get()  # set by mlservice.job_events when django-q starts the task
-    return str(job.task_id) if job is not None and job.task_id else ""
 
 
 def _count_cache_lookup(hit: bool | None) -> None:
@@ -213,7 +200,7 @@ def _count_cache_lookup(hit: bool | None) -> None:
 def run_prediction(prediction_id: int) -> str:
     """Score one prediction job: claim it, score it, record success or failure (with
     a full refund). Safe to run any number of times."""
-    if not services.prediction_start(prediction_id=prediction_id, task_id=_current_task_id()):
+    if not services.prediction_claim(prediction_id=prediction_id, task_id=current_task_id()):
         return f"prediction {prediction_id} is not queued; nothing to do"
     prediction = Prediction.objects.select_related("model").get(pk=prediction_id)
     relative = result_relative_path(owner_id=prediction.owner_id, token=prediction.token)
@@ -244,10 +231,3 @@ def run_prediction(prediction_id: int) -> str:
         result_path.unlink(missing_ok=True)
         return f"prediction {prediction_id} was failed by the sweep before it finished"
     return f"prediction {prediction_id} succeeded"
-
-
-def prediction_sweep() -> dict[str, list[int]]:
-    """Scheduled (every SWEEP_INTERVAL_MINUTES): fail and refund jobs stuck running,
-    enqueue again jobs whose task was lost, delete the files of predictions past
-    PREDICTION_FILE_RETENTION_DAYS. Returns the ids it acted on, by what it did."""
-    return {**services.prediction_sweep_run().as_dict(), "files_deleted": services.prediction_files_expire()}

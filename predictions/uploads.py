@@ -21,7 +21,8 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 
-from mlservice.errors import PayloadTooLarge
+from core.errors import PayloadTooLarge
+from core.units import human_size
 
 FILE_FIELD = "file"
 # Room for the multipart envelope and the small form fields around the file.
@@ -38,14 +39,6 @@ def input_relative_path(*, owner_id: int, token: str) -> str:
 
 def result_relative_path(*, owner_id: int, token: str) -> str:
     return f"predictions/{owner_id}/{token}-result.csv"
-
-
-def human_size(size: int) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:,} {unit}" if unit == "bytes" else f"{size:,.0f} {unit}"
-        size /= 1024
-    raise AssertionError("unreachable")
 
 
 def too_large_error() -> PayloadTooLarge:

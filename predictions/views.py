@@ -4,7 +4,6 @@ parses the request, calls the same service or selector as the API, and renders."
 from __future__ import annotations
 
 import json
-import uuid
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -15,11 +14,13 @@ from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from billing.services import cost_of
+from core.errors import PayloadTooLarge, ServiceError
+from core.forms import add_service_error
+from core.units import human_size
 from mlmodels.ml.schema import FeatureSchema
 from mlmodels.models import TrainedModel
 from mlmodels.selectors import model_get_for_user
-from mlservice.errors import PayloadTooLarge, ServiceError
-from mlservice.forms import add_service_error
 from predictions import selectors, services
 from predictions.api import csv_attachment
 from predictions.forms import CsvForm, JsonForm, PredictionFilterForm, RowForm
@@ -67,11 +68,11 @@ def _render_predict(
             "json_form": forms.get("json") or JsonForm(),
             "active": active,
             "upload_error": upload_error,
-            "one_row_cost": services.prediction_cost(rows=1, price_per_row=model.price_per_row),
+            "one_row_cost": cost_of(rows=1, price_per_row=model.price_per_row),
             "json_example": json.dumps([_example_row(features)], indent=2),
             "max_json_rows": settings.PREDICTION_MAX_JSON_ROWS,
             "max_csv_rows": settings.PREDICTION_MAX_ROWS,
-            "max_mb": settings.PREDICTION_MAX_BYTES // (1024 * 1024),
+            "max_size": human_size(settings.PREDICTION_MAX_BYTES),
         },
         status=status,
     )
@@ -125,20 +126,11 @@ def _predict(request, model: TrainedModel, handler: PredictionUploadHandler):
             submission = services.prediction_submit(
                 user=request.user,
                 model_id=model.pk,
-                idempotency_key=form.cleaned_data.get("idempotency_key") or None,
+                idempotency_key=form.key,
                 **arguments,
             )
         except ServiceError as error:
-            if "Idempotency-Key" in error.errors:
-                # The page was submitted before with other input (back button): a new
-                # key lets the user send this input as a new prediction.
-                form.data = form.data.copy()
-                form.data[form.add_prefix("idempotency_key")] = uuid.uuid4().hex
-                form.add_error(
-                    None, "This form was already used for another prediction. Submit again to make a new one."
-                )
-            else:
-                add_service_error(form, error)
+            add_service_error(form, error)
         else:
             prediction = submission.prediction
             handler.adopted = prediction.input_file.name or ""

@@ -17,7 +17,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 PASSWORD = "a-Long-and-unusual-passphrase-42"
 
 
-def wait_for(predicate: Callable[[], object], *, timeout: float = 30.0, interval: float = 0.1, what: str = "condition"):
+def wait_for(
+    predicate: Callable[[], object], *, timeout: float = 30.0, interval: float = 0.1, what: str = "condition"
+):
     """Poll ``predicate`` until it returns something truthy; fail the test on timeout."""
     deadline = time.monotonic() + timeout
     while True:
@@ -27,6 +29,22 @@ def wait_for(predicate: Callable[[], object], *, timeout: float = 30.0, interval
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """One test database per test run, so runs side by side never drop each other's.
+    On SQLite a file, not the in-memory default: tests start a real qcluster in another
+    process, which must open the same database."""
+    from django.db import connections
+
+    database = connections["default"].settings_dict
+    if database["ENGINE"].endswith("sqlite3"):
+        folder = BASE_DIR / "var" / "test"
+        folder.mkdir(parents=True, exist_ok=True)
+        database["TEST"]["NAME"] = str(folder / f"db-{os.getpid()}.sqlite3")
+    else:
+        database["TEST"]["NAME"] = f"test_mlservice_{os.getpid()}"
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -50,6 +68,12 @@ def _fresh_cache(settings, request):
 def _media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.MEDIA_ROOT.mkdir()
+
+
+@pytest.fixture(autouse=True)
+def _api_test_format(settings):
+    # DRF's test client sends JSON unless a test says otherwise.
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "TEST_REQUEST_DEFAULT_FORMAT": "json"}
 
 
 @pytest.fixture(autouse=True)

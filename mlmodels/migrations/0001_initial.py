@@ -2,7 +2,6 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import mlmodels.models
 from decimal import Decimal
 from django.conf import settings
 from django.db import migrations, models
@@ -40,7 +39,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('name', models.CharField(max_length=200)),
                 ('token', models.CharField(help_text='Random part of the stored file name.', max_length=32)),
-                ('file', models.FileField(max_length=300, upload_to=mlmodels.models.dataset_upload_to)),
+                ('file', models.FileField(max_length=300, upload_to='datasets/')),
                 ('original_filename', models.CharField(blank=True, max_length=255)),
                 ('size_bytes', models.BigIntegerField(default=0)),
                 ('rows', models.PositiveIntegerField(default=0)),

@@ -2,7 +2,6 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import predictions.models
 from django.conf import settings
 from django.db import migrations, models
 
@@ -32,7 +31,7 @@ class Migration(migrations.Migration):
                 ('inputs', models.JSONField(blank=True, help_text='JSON input rows.', null=True)),
                 ('input_columns', models.JSONField(blank=True, default=list)),
                 ('coerced_inputs', models.JSONField(blank=True, null=True)),
-                ('input_file', models.FileField(blank=True, max_length=300, upload_to=predictions.models.input_upload_to)),
+                ('input_file', models.FileField(blank=True, max_length=300, upload_to='predictions/')),
                 ('input_filename', models.CharField(blank=True, max_length=255)),
                 ('rows', models.PositiveIntegerField()),
                 ('extra_columns', models.JSONField(blank=True, default=list)),

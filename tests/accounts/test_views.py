@@ -61,7 +61,11 @@ def test_profile_shows_the_token_and_changes_the_password(alice_web, alice):
     assert Token.objects.get(user=alice).key in page
     response = alice_web.post(
         "/accounts/profile/",
-        {"old_password": PASSWORD, "new_password1": "another-Long-phrase-77", "new_password2": "another-Long-phrase-77"},
+        {
+            "old_password": PASSWORD,
+            "new_password1": "another-Long-phrase-77",
+            "new_password2": "another-Long-phrase-77",
+        },
         follow=True,
     )
     assert "Your password was changed." in response.content.decode()

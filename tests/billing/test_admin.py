@@ -7,7 +7,13 @@ def test_staff_grant_coins_from_the_user_list(client, staff, alice, bob):
     client.force_login(staff)
     response = client.post(
         "/admin/accounts/user/",
-        {"action": "grant_coins", "_selected_action": [alice.pk, bob.pk], "apply": "1", "amount": "40.00", "memo": "beta testers"},
+        {
+            "action": "grant_coins",
+            "_selected_action": [alice.pk, bob.pk],
+            "apply": "1",
+            "amount": "40.00",
+            "memo": "beta testers",
+        },
         follow=True,
     )
     assert "Granted 40.00 coins to 2 user(s)." in response.content.decode()

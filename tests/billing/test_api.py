@@ -29,7 +29,10 @@ def test_another_users_ledger_is_invisible(alice_api, bob_api, bob):
 
 def test_ledger_is_paginated_newest_first(alice_api):
     for amount in range(1, 31):
-        assert alice_api.post("/api/v1/billing/topup/", {"amount": str(amount)}, format="json").status_code == 201
+        assert (
+            alice_api.post("/api/v1/billing/topup/", {"amount": str(amount)}, format="json").status_code
+            == 201
+        )
     first = alice_api.get("/api/v1/billing/ledger/").json()
     assert first["count"] == 31 and len(first["results"]) == 25 and first["next"]
     assert first["results"][0]["amount"] == "30.00"
@@ -109,8 +112,12 @@ def test_an_idempotent_retry_tops_up_once(alice_api, alice):
 
 def test_the_same_idempotency_key_is_separate_per_user(alice_api, bob_api):
     headers = {"HTTP_IDEMPOTENCY_KEY": "shared"}
-    assert alice_api.post("/api/v1/billing/topup/", {"amount": "1"}, format="json", **headers).status_code == 201
-    assert bob_api.post("/api/v1/billing/topup/", {"amount": "2"}, format="json", **headers).status_code == 201
+    assert (
+        alice_api.post("/api/v1/billing/topup/", {"amount": "1"}, format="json", **headers).status_code == 201
+    )
+    assert (
+        bob_api.post("/api/v1/billing/topup/", {"amount": "2"}, format="json", **headers).status_code == 201
+    )
     assert LedgerEntry.objects.filter(kind="topup").count() == 2
 
 

@@ -6,17 +6,17 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
+from billing.audit import billing_audit
 from billing.models import CoinAccount, LedgerEntry
 from billing.services import (
     InsufficientFunds,
     account_debit,
     account_grant,
-    billing_audit,
     charge_refund,
     coins,
     cost_of,
 )
-from mlservice.errors import InvalidInput
+from core.errors import InvalidInput
 
 FEE = LedgerEntry.Kind.TRAINING_FEE
 

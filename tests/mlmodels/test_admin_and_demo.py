@@ -8,8 +8,8 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
+from billing.audit import billing_audit
 from billing.models import LedgerEntry
-from billing.services import billing_audit
 from mlmodels.models import Algorithm, Dataset, TrainedModel
 from mlmodels.tasks import train_model_task
 

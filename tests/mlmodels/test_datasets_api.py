@@ -52,7 +52,7 @@ def test_it_says_when_it_fell_back_to_another_encoding_and_delimiter(alice_api):
     body = response.json()
     assert body["encoding"] == "cp1251"
     assert body["delimiter"] == ";"
-    assert any("cp1251" in note for note in body["notes"])
+    assert any("Windows-1251 (Cyrillic)" in note for note in body["notes"])
     assert any("semicolons" in note for note in body["notes"])
     assert body["columns"][0]["name"] == "город"
 

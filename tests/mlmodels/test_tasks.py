@@ -10,12 +10,14 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
+from billing.audit import billing_audit
 from billing.models import LedgerEntry
-from billing.services import billing_audit
+from core.jobs.lifecycle import MAX_ENQUEUE_ATTEMPTS, RUNNING_GRACE_SECONDS
 from mlmodels import services
 from mlmodels.ml.artifacts import file_sha256, load_artifact
 from mlmodels.models import Dataset, TrainedModel
-from mlmodels.tasks import train_model_task, training_sweep
+from mlmodels.services import training_sweep
+from mlmodels.tasks import train_model_task
 from tests.mlmodels.conftest import FEE, balance_of, ledger_kinds, media_files
 
 
@@ -83,7 +85,7 @@ def test_a_training_that_cannot_read_its_data_fails_and_is_refunded_once(submit,
 
     train_model_task(model.pk)
     train_model_task(model.pk)
-    services.model_training_fail(model_id=model.pk, error="again")  # a late sweep
+    services.training_fail(model_id=model.pk, error="again")  # a late sweep
     training_sweep()
 
     model.refresh_from_db()
@@ -127,21 +129,21 @@ def test_an_unexpected_error_is_reported_with_its_type(submit, alice, dataset, s
 
 def test_the_sweep_fails_and_refunds_a_model_stuck_running(submit, alice, dataset, settings):
     model = submit(alice, name="churn", dataset=dataset.pk, target="label", algorithm="logistic_regression")
-    assert services.model_training_claim(model_id=model.pk)
-    long_ago = timezone.now() - timedelta(seconds=settings.TASK_TIMEOUT + services.SWEEP_MARGIN_SECONDS + 5)
+    assert services.training_claim(model_id=model.pk)
+    long_ago = timezone.now() - timedelta(seconds=settings.TASK_TIMEOUT + RUNNING_GRACE_SECONDS + 5)
     TrainedModel.objects.filter(pk=model.pk).update(started_at=long_ago)
 
     result = training_sweep()
     again = training_sweep()
 
     model.refresh_from_db()
-    assert result["failed"] == [model.pk] and again["failed"] == []
+    assert result.failed_running == [model.pk] and again.failed_running == []
     assert model.status == "failed"
     assert "did not finish" in model.error
     assert ledger_kinds(alice) == ["signup_bonus", "training_fee", "refund"]
     assert billing_audit() == []
     # The worker that was thought dead wakes up: its result is thrown away.
-    services.model_training_execute(model_id=model.pk)
+    services.training_execute(model_id=model.pk)
     model.refresh_from_db()
     assert model.status == "failed"
     assert [path for path in media_files(settings) if path.suffix == ".joblib"] == []
@@ -149,9 +151,9 @@ def test_the_sweep_fails_and_refunds_a_model_stuck_running(submit, alice, datase
 
 def test_the_sweep_leaves_a_recent_running_model_alone(submit, alice, dataset):
     model = submit(alice, name="churn", dataset=dataset.pk, target="label", algorithm="logistic_regression")
-    services.model_training_claim(model_id=model.pk)
+    services.training_claim(model_id=model.pk)
 
-    assert training_sweep() == {"failed": [], "requeued": []}
+    assert training_sweep().as_dict() == {"failed_running": [], "requeued": [], "failed_queued": []}
     assert TrainedModel.objects.get(pk=model.pk).status == "running"
 
 
@@ -162,13 +164,15 @@ def test_the_sweep_enqueues_a_stale_queued_model_again_and_gives_up_eventually(
     stale = timezone.now() - timedelta(seconds=settings.QUEUED_STALE_SECONDS + 5)
     TrainedModel.objects.filter(pk=model.pk).update(enqueued_at=stale)
 
-    assert training_sweep()["requeued"] == [model.pk]
+    assert training_sweep().requeued == [model.pk]
     model.refresh_from_db()
     assert model.attempts == 2 and model.enqueued_at > stale
-    assert training_sweep()["requeued"] == []  # not stale any more
+    assert training_sweep().requeued == []  # not stale any more
 
-    TrainedModel.objects.filter(pk=model.pk).update(enqueued_at=stale, attempts=services.MAX_ENQUEUE_ATTEMPTS)
-    assert training_sweep()["failed"] == [model.pk]
+    # Each further enqueue waits longer (QUEUED_STALE_SECONDS × attempts).
+    long_stale = timezone.now() - timedelta(seconds=settings.QUEUED_STALE_SECONDS * MAX_ENQUEUE_ATTEMPTS + 5)
+    TrainedModel.objects.filter(pk=model.pk).update(enqueued_at=long_stale, attempts=MAX_ENQUEUE_ATTEMPTS)
+    assert training_sweep().failed_queued == [model.pk]
     model.refresh_from_db()
     assert model.status == "failed"
     assert balance_of(alice) == Decimal("500.00")
@@ -277,15 +281,18 @@ def test_the_sweep_profiles_again_a_dataset_whose_task_was_lost(
     )
     now = timezone.now()
     Dataset.objects.filter(pk=lost.pk).update(created_at=now - timedelta(seconds=120))
+    # Enqueued the most times the one sweep policy allows, and stale for as long.
     Dataset.objects.filter(pk=ancient.pk).update(
-        created_at=now - timedelta(seconds=settings.TASK_TIMEOUT + 120)
+        created_at=now - timedelta(seconds=settings.QUEUED_STALE_SECONDS * MAX_ENQUEUE_ATTEMPTS + 1),
+        attempts=MAX_ENQUEUE_ATTEMPTS,
     )
 
     with django_capture_on_commit_callbacks() as callbacks:
         result = services.dataset_profile_sweep(now=now)
 
-    assert result == {"failed": [ancient.pk], "requeued": [lost.pk]}
-    assert len(callbacks) == 1
+    assert result.as_dict() == {"failed_running": [], "requeued": [lost.pk], "failed_queued": [ancient.pk]}
+    enqueues = [callback for callback in callbacks if "enqueue_on_commit" in callback.__qualname__]
+    assert len(enqueues) == 1
     statuses = dict(Dataset.objects.values_list("name", "status"))
     assert statuses == {"fresh": "profiling", "lost": "profiling", "old": "failed"}
     # The re-enqueued task profiles it; a second run changes nothing.

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from billing.models import LedgerEntry
+from mlmodels import services
 from mlmodels.models import Algorithm, Dataset, TrainedModel
 from tests.mlmodels.conftest import FEE, balance_of, ledger_kinds, regression_csv
 
@@ -58,6 +59,8 @@ def test_it_enqueues_the_task_only_when_the_transaction_commits(
     assert [(task["func"], task["args"]) for task in queued] == [
         ("mlmodels.tasks.train_model_task", (response.json()["id"],))
     ]
+    # The worker that claims the job records the task it runs.
+    assert services.training_claim(model_id=response.json()["id"], task_id=queued[0]["id"])
     assert TrainedModel.objects.get().task_id == queued[0]["id"]
 
 
@@ -118,14 +121,17 @@ def test_someone_elses_dataset_is_not_found(bob_api, bob, train_body):
     assert_nothing_written(bob)
 
 
-def test_a_dataset_still_profiling_is_refused(alice_api, alice, train_body, dataset):
+def test_a_dataset_still_profiling_is_accepted_and_trains(alice_api, alice, train_body, dataset):
+    # An API script uploads and trains at once: the profile is not needed to train.
     Dataset.objects.filter(pk=dataset.pk).update(status="profiling")
 
     response = alice_api.post(URL, train_body(), format="json")
 
-    assert response.status_code == 400
-    assert "profiled" in response.json()["errors"]["dataset"][0]
-    assert_nothing_written(alice)
+    assert response.status_code == 202, response.json()
+    model = TrainedModel.objects.get(pk=response.json()["id"])
+    assert LedgerEntry.objects.filter(model=model, kind="training_fee").count() == 1
+    assert services.training_claim(model_id=model.pk)
+    assert services.training_execute(model_id=model.pk).status == "ready"
 
 
 def test_a_disabled_algorithm_is_refused(alice_api, alice, train_body):
@@ -207,6 +213,21 @@ def test_a_retry_with_the_same_key_charges_once_and_another_body_is_409(alice_ap
     assert again.json() == first.json()
     assert TrainedModel.objects.count() == 1
     assert balance_of(alice) == Decimal("500.00") - FEE
+    assert ledger_kinds(alice) == ["signup_bonus", "training_fee"]
+
+
+def test_a_retry_after_the_dataset_was_deleted_replays_the_first_answer(
+    alice_api, alice, train_body, dataset
+):
+    body = train_body()
+    first = alice_api.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="train-2")
+    services.dataset_delete(dataset=dataset)
+
+    again = alice_api.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="train-2")
+
+    assert (first.status_code, again.status_code) == (202, 202)
+    assert again.json()["id"] == first.json()["id"]
+    assert TrainedModel.objects.count() == 1
     assert ledger_kinds(alice) == ["signup_bonus", "training_fee"]
 
 

@@ -4,6 +4,7 @@ with their charts and live progress, and access rules."""
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 
 import pytest
@@ -78,9 +79,32 @@ def test_a_too_large_upload_is_refused(alice_web, settings):
     response = alice_web.post(reverse("mlmodels:dataset-upload"), {"file": upload_file(classification_csv())})
 
     assert response.status_code == 200
-    assert "the limit is 0.0 MB" in response.content.decode()
+    # One unit system: the same words as the form's help text (core.units.human_size).
+    assert "the limit is 10 bytes" in response.content.decode()
     assert Dataset.objects.count() == 0
     assert media_files(settings) == []
+
+
+def test_the_form_and_the_refusal_state_the_size_limit_in_the_same_words(alice_web, settings):
+    settings.DATASET_MAX_BYTES = 50 * 1024 * 1024
+    form = alice_web.get(reverse("mlmodels:dataset-upload")).content.decode()
+    big = upload_file(b"a,b\n" + b"1,2\n" * (13 * 1024 * 1024))  # 52 MiB
+
+    refused = alice_web.post(reverse("mlmodels:dataset-upload"), {"file": big}).content.decode()
+
+    assert "50.0 MB" in form
+    assert "the limit is 50.0 MB" in refused and "52.4" not in refused
+    assert Dataset.objects.count() == 0
+
+
+def test_the_dataset_page_names_the_encoding_it_was_read_in(alice_web, make_dataset, alice):
+    text = "name,price,label\n“Caffè” crème,3 €,a\nKaffee’s,4 €,b\n" * 5
+    dataset = make_dataset(alice, text.encode("cp1252"), "windows")
+
+    page = alice_web.get(reverse("mlmodels:dataset-detail", args=[dataset.pk])).content.decode()
+
+    assert "Windows-1252 (Western European)" in page
+    assert "“Caffè” crème" in page
 
 
 def test_the_dataset_page_shows_statistics_charts_and_correlations(alice_web, dataset):
@@ -168,20 +192,28 @@ def test_the_train_form_offers_the_datasets_columns_and_the_algorithms_fields(al
     assert 'name="features" value="label"' not in content
 
 
+# The train form as a browser sends it for a small random forest (the dataset is added).
+FOREST_FORM = {
+    "name": "churn",
+    "target": "label",
+    "algorithm": "random_forest_classifier",
+    "hp_n_estimators": "15",
+    "hp_max_depth": "",
+    "hp_min_samples_split": "2",
+    "hp_min_samples_leaf": "1",
+    "hp_max_features": "sqrt",
+    "hp_class_weight": "none",
+    "test_size": "0.2",
+    "random_state": "42",
+}
+
+
 def test_submitting_the_train_form_starts_training_and_charges(alice_web, alice, dataset):
     response = alice_web.post(
         reverse("mlmodels:model-train"),
         {
-            "name": "churn",
+            **FOREST_FORM,
             "dataset": dataset.pk,
-            "target": "label",
-            "algorithm": "random_forest_classifier",
-            "hp_n_estimators": "15",
-            "hp_max_depth": "",
-            "hp_min_samples_split": "2",
-            "hp_min_samples_leaf": "1",
-            "hp_max_features": "sqrt",
-            "hp_class_weight": "none",
             "test_size": "0.25",
             "random_state": "3",
             "features": ["x", "color"],
@@ -199,6 +231,26 @@ def test_submitting_the_train_form_starts_training_and_charges(alice_web, alice,
     assert "Training “churn v1” has started; 5.00 coins were charged." in page
     assert f'hx-get="/models/{model.pk}/status/"' in page
     assert "Waiting for a worker" in page
+
+
+def test_submitting_the_train_form_twice_trains_and_charges_once(alice_web, alice, dataset):
+    # A double click or a refreshed page sends the same form, with the key the page got.
+    page = alice_web.get(reverse("mlmodels:model-train"), {"dataset": dataset.pk}).content.decode()
+    key = re.search(r'name="idempotency_key" value="([0-9a-f]{32})"', page).group(1)
+    form = {**FOREST_FORM, "idempotency_key": key, "dataset": dataset.pk}
+
+    first = alice_web.post(reverse("mlmodels:model-train"), form)
+    second = alice_web.post(reverse("mlmodels:model-train"), form)
+
+    model = TrainedModel.objects.get()
+    assert first.status_code == second.status_code == 302
+    assert first["Location"] == second["Location"] == reverse("mlmodels:model-detail", args=[model.pk])
+    assert balance_of(alice) == Decimal("500.00") - FEE
+    assert ledger_kinds(alice) == ["signup_bonus", "training_fee"]
+    # The same page sent again with other values (the back button) is a new request.
+    changed = alice_web.post(reverse("mlmodels:model-train"), {**form, "name": "other"})
+    assert "This form was already sent with other values" in changed.content.decode()
+    assert TrainedModel.objects.count() == 1
 
 
 def test_a_bad_hyperparameter_is_shown_next_to_its_field_and_nothing_is_charged(alice_web, alice, dataset):
@@ -252,7 +304,7 @@ def test_the_progress_partial_polls_while_running_and_stops_when_done(alice_web,
     from mlmodels import services
 
     model = submit(alice, name="churn", dataset=dataset.pk, target="label", algorithm="logistic_regression")
-    services.model_training_claim(model_id=model.pk)
+    services.training_claim(model_id=model.pk)
     TrainedModel.objects.filter(pk=model.pk).update(stage="fitting", progress=40)
     url = reverse("mlmodels:model-status", args=[model.pk])
 
@@ -261,7 +313,7 @@ def test_the_progress_partial_polls_while_running_and_stops_when_done(alice_web,
     assert 'aria-valuenow="40"' in running.content.decode()
     assert "Training: fitting" in running.content.decode()
 
-    services.model_training_execute(model_id=model.pk)
+    services.training_execute(model_id=model.pk)
     done = alice_web.get(url, **HTMX)
     assert "hx-trigger" not in done.content.decode()
     assert done["HX-Refresh"] == "true"

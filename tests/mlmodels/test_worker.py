@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from billing.services import billing_audit
+from billing.audit import billing_audit
 from mlmodels.ml.artifacts import file_sha256
 from mlmodels.models import Dataset, TrainedModel
 from tests.conftest import wait_for

@@ -8,8 +8,9 @@ from django.db import connection
 from django_q.models import Failure
 from django_q.tasks import async_task
 
+from billing.audit import billing_audit
 from billing.models import LedgerEntry
-from billing.services import account_debit, billing_audit
+from billing.services import account_debit
 from tests.conftest import wait_for
 
 

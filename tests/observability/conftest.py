@@ -86,8 +86,8 @@ def trained_model(alice):
         user=alice, name="churn", dataset=dataset.pk, target="label", algorithm="logistic_regression"
     )
     model = services.model_submit(user=alice, request=request, enqueue=False)
-    assert services.model_training_claim(model_id=model.pk)
-    model = services.model_training_execute(model_id=model.pk)
+    assert services.training_claim(model_id=model.pk)
+    model = services.training_execute(model_id=model.pk)
     assert model.status == "ready", model.error
     return model
 
@@ -108,7 +108,7 @@ class LogCapture:
 def json_logs():
     """Everything logged during the test, through the service's JSON formatter and
     context filter, as the console handler writes it with LOG_FORMAT=json."""
-    from mlservice.logs import ContextFilter, JsonFormatter
+    from core.logs import ContextFilter, JsonFormatter
 
     capture = LogCapture()
     handler = logging.StreamHandler(capture.stream)

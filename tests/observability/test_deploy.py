@@ -126,12 +126,12 @@ def test_the_gunicorn_hooks_empty_the_folder_and_forget_dead_workers(tmp_path, m
 
 RECORD = """
 import sys
-from mlservice.metrics import record_request
+from core.http_metrics import record_request
 for _ in range(int(sys.argv[1])):
     record_request(view="home", method="GET", status=200, seconds=0.01)
 """
 
-SCRAPE = "from prometheus_client import generate_latest; from mlservice.metrics import scrape_registry; import sys; sys.stdout.write(generate_latest(scrape_registry()).decode())"
+SCRAPE = "from prometheus_client import generate_latest; from operations.metrics import scrape_registry; import sys; sys.stdout.write(generate_latest(scrape_registry()).decode())"
 
 
 def test_several_web_processes_add_up_in_multiprocess_mode(tmp_path):

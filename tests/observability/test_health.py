@@ -42,8 +42,7 @@ def test_it_answers_503_naming_the_worker_when_no_cluster_is_alive(db, client, o
 
 
 def test_it_answers_503_naming_the_broker_when_redis_cannot_be_reached(db, client, settings, own_queue):
-    conf = {key: value for key, value in settings.Q_CLUSTER.items() if key != "orm"}
-    settings.Q_CLUSTER = {**conf, "redis": f"redis://127.0.0.1:{closed_port()}/0"}
+    settings.REDIS_URL = f"redis://127.0.0.1:{closed_port()}/0"
 
     started = time.monotonic()
     response = client.get("/healthz")
@@ -67,8 +66,7 @@ def test_a_broker_that_never_answers_is_given_up_on_within_the_timeout(db, clien
         silent.bind(("127.0.0.1", 0))
         silent.listen()
         port = silent.getsockname()[1]
-        conf = {key: value for key, value in settings.Q_CLUSTER.items() if key != "orm"}
-        settings.Q_CLUSTER = {**conf, "redis": f"redis://127.0.0.1:{port}/0"}
+        settings.REDIS_URL = f"redis://127.0.0.1:{port}/0"
 
         started = time.monotonic()
         response = client.get("/healthz")
@@ -80,8 +78,7 @@ def test_a_broker_that_never_answers_is_given_up_on_within_the_timeout(db, clien
 
 
 def test_metrics_report_the_broker_down_instead_of_failing(db, scrape, settings, own_queue):
-    conf = {key: value for key, value in settings.Q_CLUSTER.items() if key != "orm"}
-    settings.Q_CLUSTER = {**conf, "redis": f"redis://127.0.0.1:{closed_port()}/0"}
+    settings.REDIS_URL = f"redis://127.0.0.1:{closed_port()}/0"
 
     metrics = scrape()
     assert metrics.value("mlservice_broker_up") == 0

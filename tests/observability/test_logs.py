@@ -17,7 +17,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django_q.tasks import async_task
 
 from accounts.services import token_for_user
-from mlservice.logs import ContextFilter, PlainFormatter, job_context, request_id_var
+from core.logs import ContextFilter, PlainFormatter, job_context, request_id_var
 from predictions.models import Prediction
 from tests.conftest import PASSWORD
 
@@ -148,7 +148,7 @@ def test_a_job_s_events_carry_its_id_and_status_transition(alice_api, trained_mo
 
 def test_a_move_of_another_job_is_not_taken_for_the_running_one(db, json_logs):
     # The sweep, say, fails prediction 7 while the task for prediction 5 runs.
-    from mlservice.job_events import job_status_moved, on_post_execute_in_worker, on_pre_execute
+    from core.job_events import job_status_moved, on_post_execute_in_worker, on_pre_execute
 
     task = {"id": "task-5", "func": "predictions.tasks.run_prediction", "args": (5,), "success": True}
     on_pre_execute(sender=None, task=task)

@@ -10,8 +10,8 @@ import pytest
 from django.utils import timezone
 
 from billing.models import LedgerEntry
-from mlservice.metrics import record_model_cache
-from predictions.models import Prediction
+from core.counters import record_model_cache
+from predictions.services import prediction_claim, prediction_succeed
 from predictions.tasks import run_prediction
 from tests.observability.helpers import submit
 
@@ -110,18 +110,23 @@ def test_a_canceled_prediction_shows_as_refunded(alice_api, trained_model, scrap
     assert metrics.value("mlservice_job_queue_wait_seconds_count", kind="prediction") == 0
 
 
-def test_duration_and_queue_wait_buckets_are_computed_by_the_database(alice_api, trained_model, scrape):
-    # Real jobs, then known timestamps, so every bucket can be checked.
+def test_duration_and_queue_wait_buckets_are_counted_as_jobs_move(
+    alice_api, trained_model, scrape, monkeypatch
+):
+    # Real jobs, claimed and finished at known times, so every bucket can be checked.
     durations = [0.05, 3, 100]
     waits = [0.2, 0.2, 45]
-    created = timezone.now() - timedelta(hours=1)
     for duration, wait in zip(durations, waits, strict=True):
         prediction = submit(alice_api, trained_model)
-        run_prediction(prediction.pk)
-        started = created + timedelta(seconds=wait)
-        Prediction.objects.filter(pk=prediction.pk).update(
-            created_at=created, started_at=started, finished_at=started + timedelta(seconds=duration)
-        )
+        started = prediction.created_at + timedelta(seconds=wait)
+        with monkeypatch.context() as clock:
+            clock.setattr(timezone, "now", lambda started=started: started)
+            assert prediction_claim(prediction_id=prediction.pk)
+            finished = started + timedelta(seconds=duration)
+            clock.setattr(timezone, "now", lambda finished=finished: finished)
+            assert prediction_succeed(
+                prediction_id=prediction.pk, result_file="", results=[], scoring_seconds=duration
+            )
 
     metrics = scrape()
     bucket = "mlservice_prediction_duration_seconds_bucket"

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 FEATURES = ["age", "income", "color", "member"]
 CLASSES = ["no", "yes"]
@@ -144,6 +145,27 @@ def balance_of(user) -> Decimal:
     from billing.selectors import balance_for_user
 
     return balance_for_user(user=user)
+
+
+def stored_files(settings) -> list[Path]:
+    folder = Path(settings.MEDIA_ROOT) / "predictions"
+    return sorted(path for path in folder.rglob("*") if path.is_file()) if folder.exists() else []
+
+
+def upload(text: str, name: str = "rows.csv") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, text.encode(), content_type="text/csv")
+
+
+def assert_nothing_written(alice, balance, settings):
+    """No prediction, no charge, no stored file, and alice's balance untouched: what
+    every refused submission must leave behind."""
+    from billing.models import LedgerEntry
+    from predictions.models import Prediction
+
+    assert Prediction.objects.count() == 0
+    assert not LedgerEntry.objects.filter(kind=LedgerEntry.Kind.PREDICTION_CHARGE).exists()
+    assert balance(alice) == Decimal("500.00")
+    assert stored_files(settings) == []
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
+from billing.audit import billing_audit
 from billing.models import LedgerEntry
-from billing.services import billing_audit
 from predictions import services
 from predictions.models import Prediction
 

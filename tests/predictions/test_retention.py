@@ -11,6 +11,7 @@ import pytest
 from django.utils import timezone
 
 from billing.models import LedgerEntry
+from operations.tasks import sweep_jobs
 from predictions import services, tasks
 from predictions.models import Prediction
 from tests.predictions.test_tasks import stored_csv
@@ -47,7 +48,7 @@ def test_the_sweep_deletes_the_files_of_old_predictions_only(alice, classifier, 
     Prediction.objects.filter(pk=waiting.pk).update(created_at=timezone.now() - timedelta(days=90))
     assert all(path.is_file() for path in files_of(settings, old) + files_of(settings, recent))
 
-    report = tasks.prediction_sweep()
+    report = sweep_jobs()["predictions"]
 
     assert report["files_deleted"] == [old.pk]
     assert not any(path.exists() for path in files_of(settings, old))
@@ -56,12 +57,12 @@ def test_the_sweep_deletes_the_files_of_old_predictions_only(alice, classifier, 
     assert old.files_deleted_at is not None and old.status == "succeeded"
     assert LedgerEntry.objects.filter(prediction=old).count() == 1  # the charge stays
     assert Prediction.objects.get(pk=waiting.pk).files_deleted_at is None
-    assert tasks.prediction_sweep()["files_deleted"] == []  # nothing left to do
+    assert services.prediction_files_expire() == []  # nothing left to do
 
 
 def test_a_deleted_result_answers_410_saying_why(alice, alice_api, classifier, make_csv, settings):
     old = scored_csv(settings, alice, classifier, make_csv, finished_days_ago=45)
-    tasks.prediction_sweep()
+    services.prediction_files_expire()
 
     response = alice_api.get(f"{URL}{old.pk}/download/")
 
@@ -74,7 +75,7 @@ def test_a_deleted_result_answers_410_saying_why(alice, alice_api, classifier, m
 
 def test_the_prediction_page_says_the_file_was_deleted(alice, alice_web, classifier, make_csv, settings):
     old = scored_csv(settings, alice, classifier, make_csv, finished_days_ago=45)
-    tasks.prediction_sweep()
+    services.prediction_files_expire()
 
     page = alice_web.get(f"/predictions/{old.pk}/").content.decode()
 
@@ -86,5 +87,5 @@ def test_zero_days_keeps_files_forever(alice, classifier, make_csv, settings):
     old = scored_csv(settings, alice, classifier, make_csv, finished_days_ago=3650)
     settings.PREDICTION_FILE_RETENTION_DAYS = 0
 
-    assert tasks.prediction_sweep()["files_deleted"] == []
+    assert services.prediction_files_expire() == []
     assert all(path.is_file() for path in files_of(settings, old))

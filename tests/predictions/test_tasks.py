@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
+from billing.audit import billing_audit
 from billing.models import LedgerEntry
-from billing.services import billing_audit
+from core.jobs.lifecycle import MAX_ENQUEUE_ATTEMPTS, RUNNING_GRACE_SECONDS
 from predictions import services, tasks
 from predictions.models import Prediction
 from predictions.uploads import StoredCsv, input_relative_path, new_token
@@ -236,19 +237,18 @@ def test_the_model_cache_is_bounded_and_counts_hits(alice, make_model, row, sett
 
 def test_the_sweep_fails_and_refunds_a_stuck_running_job(alice, classifier, row, balance, settings):
     prediction = submit_json(alice, classifier, row)
-    assert services.prediction_start(prediction_id=prediction.pk)
-    long_ago = timezone.now() - timedelta(seconds=settings.TASK_TIMEOUT + services.RUNNING_GRACE_SECONDS + 5)
+    assert services.prediction_claim(prediction_id=prediction.pk)
+    long_ago = timezone.now() - timedelta(seconds=settings.TASK_TIMEOUT + RUNNING_GRACE_SECONDS + 5)
     Prediction.objects.filter(pk=prediction.pk).update(started_at=long_ago)
     fresh = submit_json(alice, classifier, row)
-    services.prediction_start(prediction_id=fresh.pk)
+    services.prediction_claim(prediction_id=fresh.pk)
 
-    report = tasks.prediction_sweep()
+    report = services.prediction_sweep().as_dict()
 
     assert report == {
         "failed_running": [prediction.pk],
         "requeued": [],
         "failed_queued": [],
-        "files_deleted": [],
     }
     prediction.refresh_from_db()
     assert prediction.status == "failed" and "stopped responding" in prediction.error
@@ -258,7 +258,7 @@ def test_the_sweep_fails_and_refunds_a_stuck_running_job(alice, classifier, row,
     assert not services.prediction_succeed(
         prediction_id=prediction.pk, result_file="x.csv", results=None, scoring_seconds=0.1
     )
-    tasks.prediction_sweep()
+    services.prediction_sweep().as_dict()
     assert refunds() == 1
     assert billing_audit() == []
 
@@ -267,12 +267,12 @@ def test_the_sweep_enqueues_a_lost_queued_job_again_then_gives_up(alice, classif
     prediction = submit_json(alice, classifier, row)
     stale = timedelta(seconds=settings.QUEUED_STALE_SECONDS)
 
-    assert tasks.prediction_sweep()["requeued"] == []  # not stale yet
+    assert services.prediction_sweep().as_dict()["requeued"] == []  # not stale yet
 
     Prediction.objects.filter(pk=prediction.pk).update(
         enqueued_at=timezone.now() - stale - timedelta(seconds=1)
     )
-    assert tasks.prediction_sweep()["requeued"] == [prediction.pk]
+    assert services.prediction_sweep().as_dict()["requeued"] == [prediction.pk]
     prediction.refresh_from_db()
     assert prediction.attempts == 2 and prediction.status == "queued"
     assert timezone.now() - prediction.enqueued_at < timedelta(seconds=5)
@@ -281,19 +281,19 @@ def test_the_sweep_enqueues_a_lost_queued_job_again_then_gives_up(alice, classif
     Prediction.objects.filter(pk=prediction.pk).update(
         enqueued_at=timezone.now() - stale - timedelta(seconds=1)
     )
-    assert tasks.prediction_sweep()["requeued"] == []
+    assert services.prediction_sweep().as_dict()["requeued"] == []
     Prediction.objects.filter(pk=prediction.pk).update(
         enqueued_at=timezone.now() - 2 * stale - timedelta(seconds=1)
     )
-    assert tasks.prediction_sweep()["requeued"] == [prediction.pk]
+    assert services.prediction_sweep().as_dict()["requeued"] == [prediction.pk]
     Prediction.objects.filter(pk=prediction.pk).update(
         enqueued_at=timezone.now() - 3 * stale - timedelta(seconds=1)
     )
 
-    assert tasks.prediction_sweep()["failed_queued"] == [prediction.pk]
+    assert services.prediction_sweep().as_dict()["failed_queued"] == [prediction.pk]
 
     prediction.refresh_from_db()
-    assert prediction.status == "failed" and prediction.attempts == services.MAX_ENQUEUE_ATTEMPTS
+    assert prediction.status == "failed" and prediction.attempts == MAX_ENQUEUE_ATTEMPTS
     assert "No worker started" in prediction.error
     assert balance(alice) == Decimal("500.00") and refunds() == 1
     assert "nothing to do" in tasks.run_prediction(prediction.pk)  # a late copy of the task

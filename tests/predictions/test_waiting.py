@@ -1,4 +1,4 @@
-"""Prefer: wait with Redis: a waiting request wakes when the job finishes (pushed by
+"""Prefer: wait (core.jobs.waiting) with Redis: a waiting request wakes when the job finishes (pushed by
 the service that finishes it), and times out otherwise. Without Redis it polls the
 database (covered by the round trips in test_worker.py)."""
 
@@ -9,7 +9,9 @@ import time
 
 import pytest
 
-from predictions import services, waiting
+from core.jobs.waiting import wait_until_finished
+from predictions import services
+from predictions.jobs import PREDICTION
 
 REDIS_TEST_URL = "redis://127.0.0.1:6379/14"
 
@@ -35,23 +37,23 @@ def test_a_finished_job_wakes_the_request_at_once(
     redis_url, alice, classifier, row, django_capture_on_commit_callbacks
 ):
     prediction = services.prediction_submit(user=alice, model_id=classifier.pk, inputs=row).prediction
-    assert services.prediction_start(prediction_id=prediction.pk)
+    assert services.prediction_claim(prediction_id=prediction.pk)
     with django_capture_on_commit_callbacks(execute=True):
         services.prediction_succeed(
             prediction_id=prediction.pk, result_file="x.csv", results=None, scoring_seconds=0.1
         )
 
     started = time.monotonic()
-    assert waiting.wait_for_prediction(prediction.pk, seconds=5, fresh=True)
+    assert wait_until_finished(PREDICTION, prediction.pk, seconds=5, fresh=True)
     assert time.monotonic() - started < 0.5
     # The wake-up stays for a second request waiting on the same prediction.
-    assert waiting.wait_for_prediction(prediction.pk, seconds=5, fresh=True)
+    assert wait_until_finished(PREDICTION, prediction.pk, seconds=5, fresh=True)
 
 
 @pytest.mark.django_db(transaction=True)
 def test_the_request_wakes_when_another_process_finishes_the_job(redis_url, alice, classifier, row):
     prediction = services.prediction_submit(user=alice, model_id=classifier.pk, inputs=row).prediction
-    services.prediction_start(prediction_id=prediction.pk)
+    services.prediction_claim(prediction_id=prediction.pk)
 
     def worker():
         time.sleep(0.3)
@@ -60,7 +62,7 @@ def test_the_request_wakes_when_another_process_finishes_the_job(redis_url, alic
     thread = threading.Thread(target=worker)
     started = time.monotonic()
     thread.start()
-    assert waiting.wait_for_prediction(prediction.pk, seconds=10, fresh=True)
+    assert wait_until_finished(PREDICTION, prediction.pk, seconds=10, fresh=True)
     elapsed = time.monotonic() - started
     thread.join()
     assert 0.25 < elapsed < 3
@@ -69,5 +71,5 @@ def test_the_request_wakes_when_another_process_finishes_the_job(redis_url, alic
 def test_a_job_still_running_times_out(redis_url, alice, classifier, row):
     prediction = services.prediction_submit(user=alice, model_id=classifier.pk, inputs=row).prediction
     started = time.monotonic()
-    assert not waiting.wait_for_prediction(prediction.pk, seconds=0.3)
+    assert not wait_until_finished(PREDICTION, prediction.pk, seconds=0.3)
     assert 0.25 < time.monotonic() - started < 2

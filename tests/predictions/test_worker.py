@@ -13,8 +13,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
+from billing.audit import billing_audit
 from billing.models import LedgerEntry
-from billing.services import billing_audit
 from predictions import services
 from predictions.models import Prediction
 from tests.conftest import wait_for
@@ -86,7 +86,7 @@ def test_json_and_csv_predictions_round_trip_through_a_real_worker(
     assert all(
         Prediction.objects.filter(pk__in=[body["id"], prediction.pk]).values_list("task_id", flat=True)
     )
-    from mlservice.selectors import counter_values
+    from operations.selectors import counter_values
 
     counts = counter_values(prefix="model_cache_")
     assert counts.get("model_cache_hits", 0) + counts.get("model_cache_misses", 0) == 2
@@ -133,7 +133,7 @@ def test_a_lost_queued_job_is_enqueued_again_and_completes(worker, alice, classi
         user=alice, amount=Decimal("0.05"), kind=LedgerEntry.Kind.PREDICTION_CHARGE, prediction=prediction
     )
 
-    assert services.prediction_sweep_run().requeued == [prediction.pk]
+    assert services.prediction_sweep().requeued == [prediction.pk]
 
     prediction = wait_for(finished(prediction.pk), timeout=60, what="the re-enqueued prediction")
     assert prediction.status == "succeeded" and prediction.attempts == 2

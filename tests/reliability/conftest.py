@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.conftest import BASE_DIR, PASSWORD, Worker
+from tests.reliability.figures import Figures
 from tests.reliability.harness import (
-    Figures,
     ProductionServer,
     production_env,
     stop_clusters,

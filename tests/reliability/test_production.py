@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from tests.conftest import BASE_DIR, wait_for
-from tests.reliability.harness import Http
+from tests.reliability.client import Http
 
 pytestmark = [pytest.mark.reliability, pytest.mark.postgres, pytest.mark.redis]
 

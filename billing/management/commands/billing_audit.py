@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from billing.audit import billing_audit
 from billing.models import CoinAccount, LedgerEntry
-from billing.services import billing_audit
 
 
 class Command(BaseCommand):

@@ -24,9 +24,9 @@ from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.services import user_register
+from core.errors import ServiceError
 from mlmodels import services
 from mlmodels.models import Dataset, TrainedModel
-from mlservice.errors import ServiceError
 
 User = get_user_model()
 
@@ -188,8 +188,8 @@ class Command(BaseCommand):
                 self.stderr.write(f"model {name}: skipped, {error.detail}")
                 return
             model = services.model_submit(user=admin, request=request, charge=False, enqueue=False)
-            services.model_training_claim(model_id=model.pk)
-            model = services.model_training_execute(model_id=model.pk)
+            services.training_claim(model_id=model.pk)
+            model = services.training_execute(model_id=model.pk)
             if model.status != TrainedModel.Status.READY:
                 self.stderr.write(f"model {name}: training failed: {model.error}")
                 return

@@ -1,0 +1,274 @@
+"""The job lifecycle, the same for every kind::
+
+    queued ──claim──▶ running ──succeed──▶ succeeded
+       │                 └──────fail─────▶ failed   (refunded)
+       └──cancel─▶ canceled (refunded)     └─ the sweep fails stuck or lost jobs
+
+Every move is one conditional UPDATE from the state the caller believes the job is
+in, so two paths racing for a job (a task delivered twice, the task and the sweep, the
+task and a cancel or delete) cannot both win. The move that ends a job unpaid refunds
+it in the same transaction, so a job is refunded at most once.
+
+A job is *queued* while its status is ``kind.queued`` and no worker has started it
+(``started_at`` is empty), *running* once a claim set ``started_at``: a kind whose
+visible status does not change on claim (a dataset stays "profiling") still gets a
+real claim.
+
+A kind that declares ``counts`` is also counted by each move, in its transaction
+(core.jobs.counts): running totals that /metrics reads instead of the job tables.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+
+from core.job_events import job_status_moved
+from core.jobs.counts import count_claimed, count_finished, count_submitted
+from core.jobs.kinds import JobKind
+from core.jobs.queue import enqueue_on_commit
+from core.jobs.waiting import announce_finished
+from core.logs import job_event
+
+logger = logging.getLogger(__name__)
+
+# The longest error text a job keeps (the readable part comes first).
+ERROR_TEXT_LIMIT = 4000
+# django-q kills a task at TASK_TIMEOUT; a job still running this much later lost its
+# worker (killed, or the machine died) and is failed and refunded by the sweep.
+RUNNING_GRACE_SECONDS = 60
+# A job still queued is enqueued again after QUEUED_STALE_SECONDS × attempts (a growing
+# wait, so a long backlog is not flooded with copies); after this many enqueues it is
+# failed and refunded instead of waiting forever.
+MAX_ENQUEUE_ATTEMPTS = 3
+
+QUEUED, RUNNING = "queued", "running"
+
+
+def _in_state(kind: JobKind, state: str) -> Q:
+    if state == QUEUED:
+        return Q(status=kind.queued, started_at__isnull=True)
+    if state == RUNNING:
+        return Q(status=kind.running, started_at__isnull=False)
+    raise ValueError(f"a job is queued or running, not {state!r}")
+
+
+def _jobs(kind: JobKind, *states: str, **match: Any) -> QuerySet:
+    condition = Q()
+    for state in states:
+        condition |= _in_state(kind, state)
+    return kind.model.objects.filter(condition, **match)
+
+
+def error_text(error: str) -> str:
+    return error[:ERROR_TEXT_LIMIT]
+
+
+def _status_of(kind: JobKind, state: str) -> str:
+    return kind.queued if state == QUEUED else kind.running
+
+
+def job_enqueue(kind: JobKind, job_id: int, *, attempt: int = 1) -> None:
+    """Enqueue the job's task once the current transaction commits."""
+    enqueue_on_commit(kind.task, job_id, task_name=f"{kind.name}-{job_id}-{attempt}")
+
+
+def job_submitted(kind: JobKind, job: Any) -> None:
+    """Count a job just created, in the transaction that creates it (after its charge,
+    so every transaction raises the ledger's counters before the jobs')."""
+    count_submitted(kind, job)
+
+
+def job_claim(kind: JobKind, job_id: int, **fields: Any) -> bool:
+    """queued → running for this worker. False when the job is not queued any more
+    (claimed by a twin delivery, canceled, deleted, finished): do nothing then."""
+    now = timezone.now()
+    with transaction.atomic():
+        moved = _jobs(kind, QUEUED, pk=job_id, **kind.live).update(
+            status=kind.running, started_at=now, **fields
+        )
+        if moved:
+            count_claimed(kind, job_id, started_at=now)
+    if moved:
+        job_status_moved(kind.name, job_id, kind.queued, kind.running)
+    return bool(moved)
+
+
+def job_progress(kind: JobKind, job_id: int, **fields: Any) -> bool:
+    """Record progress; False when the job is no longer running (the sweep gave up on
+    it, or it was deleted), so the worker can stop."""
+    return bool(_jobs(kind, RUNNING, pk=job_id, **kind.live).update(**fields))
+
+
+def job_succeed(kind: JobKind, job_id: int, *, then=None, **fields: Any) -> bool:
+    """running → succeeded with ``fields``; ``then()`` runs in the same transaction.
+    False (nothing written) when the job had been failed meanwhile: it was refunded,
+    so its late result must not be kept."""
+    now = timezone.now()
+    with transaction.atomic():
+        moved = _jobs(kind, RUNNING, pk=job_id, **kind.live).update(
+            status=kind.succeeded, finished_at=now, error="", **fields
+        )
+        if moved:
+            if then is not None:
+                then()
+            announce_finished(kind, job_id)
+            count_finished(kind, job_id, status=kind.succeeded, finished_at=now)
+    if moved:
+        job_status_moved(kind.name, job_id, kind.running, kind.succeeded)
+    return bool(moved)
+
+
+def _end_unpaid(
+    kind: JobKind,
+    job_id: int,
+    *,
+    to_status: str,
+    states: tuple[str, ...],
+    outcome: str,
+    match: dict[str, Any] | None = None,
+    **fields: Any,
+) -> bool:
+    now = timezone.now()
+    with transaction.atomic():
+        moved = _jobs(kind, *states, pk=job_id, **(match or {})).update(
+            status=to_status, finished_at=now, **fields
+        )
+        if moved:
+            if kind.refund is not None:
+                kind.refund(job_id, f"Refund: {kind.noun.format(id=job_id)} {outcome}")
+            announce_finished(kind, job_id)
+            # After the refund: the ledger's counters are raised first in every transaction.
+            count_finished(kind, job_id, status=to_status, finished_at=now)
+    if moved:
+        from_status = "/".join(_status_of(kind, state) for state in states)
+        job_status_moved(kind.name, job_id, from_status, to_status)
+    return bool(moved)
+
+
+def job_fail(
+    kind: JobKind,
+    job_id: int,
+    *,
+    error: str,
+    states: tuple[str, ...] = (RUNNING,),
+    match: dict[str, Any] | None = None,
+    **fields: Any,
+) -> bool:
+    """Move the job from one of ``states`` (and matching ``match``) to failed with
+    ``error`` and ``fields``, and refund it, in one transaction. False (and no refund)
+    when it had moved on already."""
+    return _end_unpaid(
+        kind,
+        job_id,
+        to_status=kind.failed,
+        states=states,
+        outcome="failed",
+        match=match,
+        error=error_text(error),
+        **fields,
+    )
+
+
+def job_cancel(kind: JobKind, job_id: int, *, error: str) -> bool:
+    """queued → canceled and refunded. False when a worker has started it (or it
+    finished): a running job is paid for and runs to its end."""
+    assert kind.canceled is not None, f"{kind.name} jobs cannot be canceled"
+    return _end_unpaid(
+        kind, job_id, to_status=kind.canceled, states=(QUEUED,), outcome="canceled", error=error_text(error)
+    )
+
+
+# --- The sweep -------------------------------------------------------------------------------
+
+
+@dataclass
+class SweepReport:
+    failed_running: list[int] = field(default_factory=list)
+    requeued: list[int] = field(default_factory=list)
+    failed_queued: list[int] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, list[int]]:
+        return {
+            "failed_running": self.failed_running,
+            "requeued": self.requeued,
+            "failed_queued": self.failed_queued,
+        }
+
+    def __bool__(self) -> bool:
+        return bool(self.failed_running or self.requeued or self.failed_queued)
+
+    def __str__(self) -> str:
+        return (
+            f"failed {len(self.failed_running)} stuck running, re-enqueued {len(self.requeued)}, "
+            f"failed {len(self.failed_queued)} never started"
+        )
+
+
+def job_sweep(kind: JobKind, *, now=None) -> SweepReport:
+    """Make sure no job of this kind stays queued or running forever.
+
+    (a) running past the task timeout (+ RUNNING_GRACE_SECONDS): its worker died →
+        failed and refunded.
+    (b) queued for QUEUED_STALE_SECONDS × attempts since it was last enqueued: its task
+        may be lost (Redis keeps no delivery receipts; a web process may die between
+        commit and enqueue) → enqueued again; a copy that arrives late finds the job
+        claimed and does nothing. After MAX_ENQUEUE_ATTEMPTS → failed and refunded.
+    """
+    now = now or timezone.now()
+    report = SweepReport()
+    timeout = timedelta(seconds=settings.TASK_TIMEOUT + RUNNING_GRACE_SECONDS)
+    stuck_error = kind.stuck_message.format(minutes=round(timeout.total_seconds() / 60))
+    for job_id in _jobs(kind, RUNNING, started_at__lt=now - timeout).values_list("pk", flat=True):
+        if job_fail(kind, job_id, error=stuck_error):
+            report.failed_running.append(job_id)
+            job_event(
+                kind.name,
+                job_id,
+                "swept",
+                from_status=kind.running,
+                to_status=kind.failed,
+                level=logging.WARNING,
+            )
+
+    stale = timedelta(seconds=settings.QUEUED_STALE_SECONDS)
+    waiting = _jobs(kind, QUEUED).filter(
+        Q(enqueued_at__lt=now - stale) | Q(enqueued_at__isnull=True, created_at__lt=now - stale)
+    )
+    for job_id, attempts, enqueued_at, created_at in waiting.values_list(
+        "pk", "attempts", "enqueued_at", "created_at"
+    ):
+        if now - (enqueued_at or created_at) < stale * max(attempts, 1):
+            continue
+        if attempts >= MAX_ENQUEUE_ATTEMPTS:
+            error = kind.never_started_message.format(attempts=attempts)
+            if job_fail(kind, job_id, error=error, states=(QUEUED,), match={"attempts": attempts}):
+                report.failed_queued.append(job_id)
+                job_event(
+                    kind.name,
+                    job_id,
+                    "swept",
+                    from_status=kind.queued,
+                    to_status=kind.failed,
+                    level=logging.WARNING,
+                )
+            continue
+        with transaction.atomic():
+            # Conditional on what we read: a worker that claimed it meanwhile wins.
+            moved = _jobs(kind, QUEUED, pk=job_id, attempts=attempts, **kind.live).update(
+                attempts=F("attempts") + 1, enqueued_at=now
+            )
+            if moved:
+                job_enqueue(kind, job_id, attempt=attempts + 1)
+                report.requeued.append(job_id)
+                job_event(kind.name, job_id, "requeued", attempts=attempts + 1)
+    if report:
+        logger.warning("%s sweep: %s", kind.name, report)
+    return report

@@ -1,0 +1,138 @@
+import logging
+import time
+
+from django.conf import settings
+from django.http import HttpResponseBadRequest, JsonResponse
+from django.utils.functional import SimpleLazyObject, empty
+
+from core.api import error_body
+from core.http_metrics import record_request
+from core.logs import REQUEST_ID_HEADER, request_id_from, request_id_var
+
+request_logger = logging.getLogger("mlservice.request")
+
+_MESSAGES = {
+    400: "Bad request.",
+    403: "You do not have permission to do this.",
+    404: "Not found.",
+    405: "Method not allowed.",
+    413: "Request body too large.",
+    500: "Internal server error. The error was logged.",
+}
+
+
+class RefuseNulCharactersMiddleware:
+    """PostgreSQL cannot compare text holding a NUL character: one in the path or the
+    query string would reach a lookup and fail as a 500. Refuse it up front (400)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if "\x00" in request.path or "%00" in request.META.get("QUERY_STRING", ""):
+            detail = "The URL contains a NUL character (%00)."
+            if request.path.startswith("/api/"):
+                return JsonResponse(error_body(detail), status=400)
+            return HttpResponseBadRequest(detail, content_type="text/plain")
+        return self.get_response(request)
+
+
+class ApiJsonErrorsMiddleware:
+    """Every error under /api/ answers in the one JSON error shape, including the 404
+    of an unknown URL and a 500, which Django would otherwise render as HTML (or as
+    its debug page when DEBUG is on)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            request.path.startswith("/api/")
+            and not request.path.startswith("/api/docs")
+            and response.status_code >= 400
+            and not response.get("Content-Type", "").startswith("application/json")
+            and not getattr(response, "data", None)
+        ):
+            status = response.status_code
+            detail = _MESSAGES.get(status, response.reason_phrase or "Error.")
+            return JsonResponse(error_body(detail), status=status)
+        return response
+
+
+# Answered many times a minute to machines (probes, Prometheus, static files): their
+# lines are logged at DEBUG so they do not drown the rest.
+_QUIET_VIEWS = {"healthz", "metrics", "static"}
+
+
+def _view_label(request) -> str:
+    match = getattr(request, "resolver_match", None)
+    if match is not None:
+        return match.view_name
+    if request.path.startswith(settings.STATIC_URL):
+        return "static"
+    return "unmatched"
+
+
+def _user_id(request) -> int | None:
+    # DRF puts the user it authenticated (by token) on the Django request too. A
+    # session user that nothing has looked at yet is left alone: reading it would
+    # cost a query just for the log.
+    user = getattr(request, "user", None)
+    if user is None or (isinstance(user, SimpleLazyObject) and user._wrapped is empty):
+        return None
+    return user.pk if user.is_authenticated else None
+
+
+class RequestContextMiddleware:
+    """The outermost layer. Gives the request an id (the client's ``X-Request-ID``
+    when it is short and plain, else a new one) that every log line written while
+    answering carries and that the response returns in ``X-Request-ID``; then writes
+    one log line for the request and counts it in /metrics.
+
+    The line holds the method, the path without its query string (which can carry a
+    secret), the status, the duration, the request id and the user id: never headers
+    or bodies."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
+        request.request_id = request_id
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        try:
+            response = self.get_response(request)
+            seconds = time.perf_counter() - started
+            response[REQUEST_ID_HEADER] = request_id
+            view = _view_label(request)
+            record_request(view=view, method=request.method, status=response.status_code, seconds=seconds)
+            if view in _QUIET_VIEWS and response.status_code < 400:
+                level = logging.DEBUG
+            elif response.status_code >= 500:
+                level = logging.WARNING
+            else:
+                level = logging.INFO
+            duration_ms = round(seconds * 1000, 1)
+            method, path = request.method[:16], request.path[:300]
+            request_logger.log(
+                level,
+                "%s %s %s %.1fms",
+                method,
+                path,
+                response.status_code,
+                duration_ms,
+                extra={
+                    "event": "request",
+                    "method": method,
+                    "path": path,
+                    "view": view,
+                    "status": response.status_code,
+                    "duration_ms": duration_ms,
+                    "user_id": _user_id(request),
+                },
+            )
+            return response
+        finally:
+            request_id_var.reset(token)

@@ -1,0 +1,60 @@
+"""Everything that changes datasets, algorithms and trained models, by what it does:
+``datasets`` (upload, the profile job, delete), ``algorithms`` (the catalog sync),
+``training`` (checks and submission), ``training_job`` (the worker's side),
+``publishing`` (owners' and staff's actions). Views, the API, admin actions, commands
+and tasks call these; none of them writes a status, a fee or a file by itself."""
+
+from mlmodels.services.algorithms import algorithm_hyperparameters, algorithm_sync
+from mlmodels.services.datasets import (
+    dataset_delete,
+    dataset_frame,
+    dataset_profile,
+    dataset_profile_sweep,
+    dataset_upload,
+)
+from mlmodels.services.files import media_path
+from mlmodels.services.publishing import (
+    model_deactivate,
+    model_delete,
+    model_set_active,
+    model_update_by_staff,
+)
+from mlmodels.services.training import (
+    TrainingRequest,
+    TrainingSubmission,
+    model_submit,
+    model_train,
+    training_validate,
+)
+from mlmodels.services.training_job import (
+    training_claim,
+    training_execute,
+    training_fail,
+    training_succeed,
+    training_sweep,
+)
+
+__all__ = [
+    "TrainingRequest",
+    "TrainingSubmission",
+    "algorithm_hyperparameters",
+    "algorithm_sync",
+    "dataset_delete",
+    "dataset_frame",
+    "dataset_profile",
+    "dataset_profile_sweep",
+    "dataset_upload",
+    "media_path",
+    "model_deactivate",
+    "model_delete",
+    "model_set_active",
+    "model_submit",
+    "model_train",
+    "model_update_by_staff",
+    "training_claim",
+    "training_execute",
+    "training_fail",
+    "training_succeed",
+    "training_sweep",
+    "training_validate",
+]

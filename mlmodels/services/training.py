@@ -1,0 +1,332 @@
+"""Training requests: every check made before anything is charged, then the model
+created ``queued``, charged and enqueued in one transaction — with an Idempotency-Key
+replayed before any check, from the API and the web form alike."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from billing.models import LedgerEntry
+from billing.services import account_debit
+from core.errors import InvalidInput, errors_summary
+from core.idempotency import idempotent_call, idempotent_replay, request_fingerprint
+from core.jobs.lifecycle import job_enqueue, job_submitted
+from mlmodels.jobs import TRAINING
+from mlmodels.ml import catalog, targets
+from mlmodels.ml.errors import DatasetError, HyperparameterError, TargetError
+from mlmodels.models import Algorithm, Dataset, TrainedModel
+from mlmodels.services.datasets import dataset_frame
+from mlmodels.services.files import sentence
+
+IDEMPOTENCY_SCOPE = "models"
+
+
+@dataclass(frozen=True)
+class TrainingRequest:
+    """A training request that passed every check that can be made before charging."""
+
+    name: str
+    dataset: Dataset
+    target: str
+    algorithm: Algorithm
+    hyperparameters: dict[str, Any]
+    test_size: float
+    random_state: int
+    features: list[str] | None
+    rows_used: int
+    classes: list[Any] | None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def training_validate(
+    *,
+    user,
+    name: Any,
+    dataset: Any,
+    target: Any,
+    algorithm: Any,
+    hyperparameters: Any = None,
+    test_size: Any = None,
+    random_state: Any = None,
+    features: Any = None,
+) -> TrainingRequest:
+    """Check a training request completely, before anything is charged: the dataset is
+    the caller's and ready, the target exists and suits the algorithm's task (via the
+    engine's ``check_target`` on the stored data), the algorithm is offered and
+    enabled, the hyperparameters pass the catalog's validator, the split and seed are
+    in range and the features are columns other than the target.
+
+    ``dataset`` is an id (or a Dataset), ``algorithm`` a key. Raises InvalidInput with
+    every problem found, keyed by the API's field names (``hyperparameters.<name>``).
+    """
+    errors: dict[str, list[str]] = {}
+
+    def add(field: str, message: str) -> None:
+        errors.setdefault(field, []).append(message)
+
+    name = name.strip() if isinstance(name, str) else ""
+    if not name:
+        add("name", "Give the model a name.")
+    elif len(name) > 100:
+        add("name", f"At most 100 characters (this one has {len(name)}).")
+
+    dataset_obj: Dataset | None = None
+    dataset_id = dataset.pk if isinstance(dataset, Dataset) else dataset
+    if dataset_id in (None, ""):
+        add("dataset", "Choose a dataset.")
+    else:
+        dataset_obj = (
+            Dataset.objects.filter(pk=dataset_id, owner=user).first() if _is_int(dataset_id) else None
+        )
+        if dataset_obj is None:
+            add("dataset", f"You have no dataset with id {dataset_id}.")
+        # A dataset still being profiled can be trained on: training reads the stored
+        # file, not the profile, and an API script uploads and trains at once.
+        elif dataset_obj.status == Dataset.Status.FAILED:
+            add("dataset", f"The dataset could not be profiled: {dataset_obj.error}")
+            dataset_obj = None
+
+    algorithm_obj: Algorithm | None = None
+    if not isinstance(algorithm, str) or not algorithm:
+        add("algorithm", "Choose an algorithm.")
+    else:
+        algorithm_obj = Algorithm.objects.filter(key=algorithm, in_catalog=True).first()
+        if algorithm_obj is None or algorithm not in catalog.ALGORITHMS:
+            add(
+                "algorithm",
+                f"Unknown algorithm '{algorithm}'; choose one of: {', '.join(catalog.ALGORITHMS)}.",
+            )
+            algorithm_obj = None
+        elif not algorithm_obj.enabled:
+            add(
+                "algorithm",
+                f"{algorithm_obj.name} ({algorithm}) is disabled on this service; choose another.",
+            )
+            algorithm_obj = None
+
+    cleaned_parameters: dict[str, Any] = {}
+    if algorithm_obj is not None:
+        try:
+            cleaned_parameters = catalog.validate_hyperparameters(algorithm_obj.key, hyperparameters)
+        except HyperparameterError as error:
+            for field, messages in (error.errors or {"hyperparameters": [error.message]}).items():
+                for message in messages:
+                    add(field, message)
+    elif hyperparameters is not None and not isinstance(hyperparameters, dict):
+        add("hyperparameters", "Must be an object of name: value.")
+
+    if test_size is None:
+        test_size = targets.DEFAULT_TEST_SIZE
+    if not _is_number(test_size) or not math.isfinite(test_size):
+        add("test_size", f"Must be a number from {targets.MIN_TEST_SIZE} to {targets.MAX_TEST_SIZE}.")
+    elif not targets.MIN_TEST_SIZE <= float(test_size) <= targets.MAX_TEST_SIZE:
+        add(
+            "test_size",
+            f"Must be from {targets.MIN_TEST_SIZE} to {targets.MAX_TEST_SIZE} (got {test_size}).",
+        )
+
+    if random_state is None:
+        random_state = targets.DEFAULT_RANDOM_STATE
+    if not _is_int(random_state):
+        add("random_state", "Must be a whole number.")
+    elif not 0 <= int(random_state) <= targets.MAX_RANDOM_STATE:
+        add("random_state", f"Must be from 0 to {targets.MAX_RANDOM_STATE}.")
+
+    columns = dataset_obj.column_names if dataset_obj is not None else []
+    target_ok = False
+    if not isinstance(target, str) or not target.strip():
+        add("target", "Choose the column to predict.")
+    elif dataset_obj is not None:
+        target = target.strip()
+        if target not in columns:
+            listed = ", ".join(columns[:20]) + (", …" if len(columns) > 20 else "")
+            add("target", f"The dataset has no column '{target}'; its columns are: {listed}.")
+        else:
+            target_ok = True
+
+    if features is not None:
+        if not isinstance(features, list) or not all(isinstance(item, str) for item in features):
+            add("features", "Must be a list of column names.")
+        elif not features:
+            add("features", "Choose at least one feature column, or leave the list out to use them all.")
+        else:
+            features = list(dict.fromkeys(item.strip() for item in features))
+            if dataset_obj is not None:
+                unknown = [item for item in features if item not in columns]
+                if unknown:
+                    add(
+                        "features",
+                        "The dataset has no column " + ", ".join(f"'{item}'" for item in unknown) + ".",
+                    )
+                if isinstance(target, str) and target in features:
+                    add("features", f"'{target}' is the target; it cannot also be a feature.")
+
+    summary = None
+    if target_ok and algorithm_obj is not None and dataset_obj is not None:
+        summary = _check_target(dataset_obj, target, algorithm_obj, add)
+        if summary is not None:
+            combination = catalog.check_for_target(
+                algorithm_obj.key,
+                cleaned_parameters,
+                target=target,
+                n_classes=len(summary.classes) if summary.classes is not None else None,
+            )
+            for field, messages in combination.items():
+                for message in messages:
+                    add(field, message)
+
+    if errors:
+        raise InvalidInput(errors_summary(errors), errors)
+    assert dataset_obj is not None and algorithm_obj is not None and summary is not None
+    return TrainingRequest(
+        name=name,
+        dataset=dataset_obj,
+        target=target,
+        algorithm=algorithm_obj,
+        hyperparameters=cleaned_parameters,
+        test_size=float(test_size),
+        random_state=int(random_state),
+        features=features,
+        rows_used=summary.rows_used,
+        classes=summary.classes,
+    )
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_target(dataset: Dataset, target: str, algorithm: Algorithm, add) -> targets.TargetSummary | None:
+    try:
+        frame = dataset_frame(dataset, [target])
+    except FileNotFoundError:
+        add("dataset", "The dataset's file is missing; upload the data again.")
+        return None
+    except DatasetError as error:
+        add("dataset", sentence(error.message))
+        return None
+    try:
+        return targets.check_target(frame, target, algorithm.task)
+    except TargetError as error:
+        for field, messages in (error.errors or {"target": [error.message]}).items():
+            for message in messages:
+                add(field, message)
+        other = "regression" if algorithm.task == "classification" else "classification"
+        try:
+            targets.check_target(frame, target, other)
+        except TargetError:
+            pass
+        else:
+            add(
+                "algorithm",
+                f"{algorithm.name} is a {algorithm.task} algorithm, but '{target}' suits {other}: "
+                f"choose a {other} algorithm.",
+            )
+        return None
+
+
+def model_submit(
+    *, user, request: TrainingRequest, charge: bool = True, enqueue: bool = True
+) -> TrainedModel:
+    """Create the model (``queued``, the next version of its name), charge the
+    algorithm's training price and enqueue the training task on commit — all in one
+    transaction: InsufficientFunds (402) leaves nothing behind.
+
+    ``charge=False`` and ``enqueue=False`` are for the demo catalog, which trains
+    operator models synchronously and for free (see the seed_demo command).
+    """
+    price = request.algorithm.training_price if charge else Decimal("0.00")
+    for attempt in range(3):
+        try:
+            with transaction.atomic():
+                latest = TrainedModel.objects.filter(owner=user, name=request.name).aggregate(Max("version"))
+                version = (latest["version__max"] or 0) + 1
+                now = timezone.now()
+                model = TrainedModel.objects.create(
+                    owner=user,
+                    name=request.name,
+                    version=version,
+                    dataset=request.dataset,
+                    dataset_name=request.dataset.name,
+                    algorithm=request.algorithm,
+                    task=request.algorithm.task,
+                    target=request.target,
+                    requested_features=request.features,
+                    hyperparameters=request.hyperparameters,
+                    test_size=request.test_size,
+                    random_state=request.random_state,
+                    training_fee=price,
+                    price_per_row=settings.DEFAULT_PRICE_PER_ROW,
+                    # A version becomes active when it is ready (training_succeed).
+                    is_active=False,
+                    is_public=False,
+                    enqueued_at=now if enqueue else None,
+                    attempts=1 if enqueue else 0,
+                    created_at=now,
+                )
+                if price > 0:
+                    account_debit(
+                        user=user,
+                        amount=price,
+                        kind=LedgerEntry.Kind.TRAINING_FEE,
+                        memo=f"Training {model} ({request.algorithm.name})",
+                        model=model,
+                    )
+                job_submitted(TRAINING, model)
+                if enqueue:
+                    job_enqueue(TRAINING, model.pk)
+            return model
+        except IntegrityError:
+            # Two submissions raced for the same next version; count again.
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+@dataclass
+class TrainingSubmission:
+    model: TrainedModel
+    replayed: bool = False  # an Idempotency-Key retry answered with the first model
+
+
+def model_train(*, user, idempotency_key: str | None = None, **fields: Any) -> TrainingSubmission:
+    """Validate a training request (``fields`` as training_validate takes them), then
+    charge, create and enqueue it (model_submit). With an ``idempotency_key``, a retry
+    of a request that succeeded is answered with its model before any check — even if
+    its dataset was deleted since — and is not charged again; the same key with other
+    fields is a 409."""
+    fingerprint = request_fingerprint(fields) if idempotency_key else ""
+    earlier = idempotent_replay(
+        user=user, scope=IDEMPOTENCY_SCOPE, key=idempotency_key, fingerprint=fingerprint
+    )
+    if earlier is not None:
+        return TrainingSubmission(
+            model=TrainedModel.objects.get(pk=earlier.body["id"], owner=user), replayed=True
+        )
+    request = training_validate(user=user, **fields)
+    created: list[TrainedModel] = []
+
+    def submit() -> tuple[int, dict]:
+        model = model_submit(user=user, request=request)
+        created.append(model)
+        return 202, {"id": model.pk, "status": model.status, "cost": str(model.training_fee)}
+
+    answer = idempotent_call(
+        user=user, scope=IDEMPOTENCY_SCOPE, key=idempotency_key, fingerprint=fingerprint, call=submit
+    )
+    if answer.replayed:  # a concurrent twin with the same key committed first
+        return TrainingSubmission(
+            model=TrainedModel.objects.get(pk=answer.body["id"], owner=user), replayed=True
+        )
+    return TrainingSubmission(model=created[0])

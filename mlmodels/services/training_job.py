@@ -1,0 +1,208 @@
+"""The training job (core.jobs): claim, read the dataset, fit through the engine with
+progress, save the artifact, then ready — or failed and refunded. Runs in a worker,
+outside any transaction; every state change is a conditional UPDATE."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import time
+
+import pandas as pd
+from django.conf import settings
+
+from core.jobs.lifecycle import SweepReport, job_claim, job_fail, job_progress, job_succeed, job_sweep
+from mlmodels.jobs import TRAINING
+from mlmodels.ml import artifacts, csvio, training
+from mlmodels.ml.errors import DatasetError, MLError
+from mlmodels.models import TrainedModel
+from mlmodels.services.files import media_path, remove_media_file
+
+logger = logging.getLogger(__name__)
+
+# Progress writes are throttled: a stage change is always written, the same stage at
+# most this often.
+PROGRESS_INTERVAL_SECONDS = 0.5
+
+
+class TrainingAbandoned(Exception):
+    """The model left ``running`` while it trained (swept as stuck, or deleted)."""
+
+
+class _ProgressReporter:
+    """The engine's progress callback: writes stage and percent, throttled, only while
+    the model is still ``running``; otherwise stops the training."""
+
+    def __init__(self, model_id: int) -> None:
+        self.model_id = model_id
+        self.stage: str | None = None
+        self.written_at = 0.0
+
+    def __call__(self, stage: str, percent: int) -> None:
+        now = time.monotonic()
+        if stage == self.stage and now - self.written_at < PROGRESS_INTERVAL_SECONDS:
+            return
+        # 100 is shown once the model is ready, not while the artifact is still saved.
+        percent = max(1, min(99, int(percent)))
+        if not job_progress(TRAINING, self.model_id, stage=stage[:32], progress=percent):
+            raise TrainingAbandoned()
+        self.stage, self.written_at = stage, now
+
+
+def training_claim(*, model_id: int, task_id: str = "") -> bool:
+    """queued → running. False when another delivery of the task (or a delete) got
+    there first: the caller must then do nothing."""
+    return job_claim(TRAINING, model_id, progress=1, stage="starting", error="", task_id=task_id[:64])
+
+
+def _read_training_frame(model: TrainedModel) -> pd.DataFrame:
+    dataset = model.dataset
+    if dataset is None:
+        raise DatasetError(f"The dataset '{model.dataset_name}' was deleted before the model was trained.")
+    path = media_path(dataset.file.name)
+    if not path.exists():
+        raise DatasetError(f"The file of dataset '{dataset.name}' is missing; upload the data again.")
+    table = csvio.read_table(
+        path, max_rows=settings.DATASET_MAX_ROWS, max_columns=settings.DATASET_MAX_COLUMNS
+    )
+    return table.frame
+
+
+def training_execute(*, model_id: int) -> TrainedModel:
+    """Train a model already claimed (``running``): read its dataset, fit through the
+    engine with progress reports, save the artifact, and end ``ready`` — or ``failed``
+    with a readable error and the fee refunded. Runs outside any transaction (it is
+    slow); every state change is a conditional UPDATE."""
+    model = TrainedModel.objects.select_related("dataset", "algorithm").get(pk=model_id)
+    report = _ProgressReporter(model.pk)
+    artifact_name = ""
+    try:
+        report("reading", 2)
+        started = time.perf_counter()
+        frame = _read_training_frame(model)
+        read_seconds = time.perf_counter() - started
+        result = training.train_model(
+            frame,
+            target=model.target,
+            algorithm=model.algorithm.key,
+            hyperparameters=model.hyperparameters,
+            test_size=model.test_size,
+            random_state=model.random_state,
+            features=model.requested_features,
+            progress=report,
+        )
+        del frame
+        report("saving", 97)
+        started = time.perf_counter()
+        artifact_name, info = _save_model_artifact(model, result)
+        save_seconds = time.perf_counter() - started
+    except TrainingAbandoned:
+        remove_media_file(artifact_name)
+        logger.info("model %s left running while it trained; result discarded", model_id)
+        return TrainedModel.objects.get(pk=model_id)
+    except MLError as error:
+        remove_media_file(artifact_name)
+        training_fail(model_id=model_id, error=error.readable())
+        return TrainedModel.objects.get(pk=model_id)
+    except Exception as error:
+        logger.exception("training model %s failed", model_id)
+        remove_media_file(artifact_name)
+        training_fail(model_id=model_id, error=f"Training failed: {type(error).__name__}: {error}")
+        return TrainedModel.objects.get(pk=model_id)
+
+    # Reading the table and saving the artifact are part of the job too: the total is
+    # what the user waited for once a worker took the job.
+    engine_seconds = result.timings.get("total_seconds", 0.0)
+    timings = {
+        "read_seconds": round(read_seconds, 3),
+        **{name: value for name, value in result.timings.items() if name != "total_seconds"},
+        "save_seconds": round(save_seconds, 3),
+        "total_seconds": round(read_seconds + engine_seconds + save_seconds, 3),
+    }
+    if not training_succeed(
+        model_id=model_id, result=result, timings=timings, artifact_name=artifact_name, artifact=info
+    ):
+        remove_media_file(artifact_name)
+    return TrainedModel.objects.get(pk=model_id)
+
+
+def _save_model_artifact(
+    model: TrainedModel, result: training.TrainingResult
+) -> tuple[str, artifacts.ArtifactInfo]:
+    """Save under ``models/<owner>/<id>-<sha prefix>.joblib``: the name carries the
+    hash, so a changed file is easy to spot and a new version never overwrites one."""
+    folder = f"models/{model.owner_id}"
+    pending = f"{folder}/{model.pk}-{secrets.token_hex(4)}.joblib.pending"
+    info = artifacts.save_artifact(
+        media_path(pending),
+        pipeline=result.pipeline,
+        feature_schema=result.feature_schema,
+        algorithm=model.algorithm.key,
+    )
+    final = f"{folder}/{model.pk}-{info.sha256[:12]}.joblib"
+    try:
+        os.replace(media_path(pending), media_path(final))
+    except BaseException:
+        remove_media_file(pending)
+        raise
+    return final, info
+
+
+def training_succeed(
+    *,
+    model_id: int,
+    result: training.TrainingResult,
+    timings: dict[str, float],
+    artifact_name: str,
+    artifact: artifacts.ArtifactInfo,
+) -> bool:
+    """running → ready with the results, and the active-version rule, in one
+    transaction; False (nothing written) when the model is no longer running or was
+    deleted meanwhile."""
+    return job_succeed(
+        TRAINING,
+        model_id,
+        then=lambda: _activate_newest(TrainedModel.objects.get(pk=model_id)),
+        progress=100,
+        stage="done",
+        metrics=result.metrics,
+        feature_schema=result.feature_schema.to_dict(),
+        timings=timings,
+        rows_used=result.rows_used,
+        rows_dropped=result.rows_dropped_missing_target,
+        warnings=list(result.warnings),
+        artifact=artifact_name,
+        artifact_sha256=artifact.sha256,
+        artifact_size=artifact.size_bytes,
+        library_versions=artifact.library_versions,
+    )
+
+
+def _activate_newest(model: TrainedModel) -> None:
+    """The active-version rule: a version that becomes ready becomes the active one of
+    its name, unless the active version was chosen by staff (set active or published)
+    or is newer than this one."""
+    siblings = TrainedModel.objects.select_for_update().filter(
+        owner_id=model.owner_id, name=model.name, deleted_at__isnull=True
+    )
+    current = siblings.filter(is_active=True).exclude(pk=model.pk).first()
+    if current is not None and (
+        current.active_set_by_staff or current.is_public or current.version > model.version
+    ):
+        return
+    # Deactivate first: the one-active-version constraint is checked per statement.
+    siblings.filter(is_active=True).exclude(pk=model.pk).update(is_active=False)
+    TrainedModel.objects.filter(pk=model.pk).update(is_active=True)
+
+
+def training_fail(*, model_id: int, error: str, states: tuple[str, ...] = ("running",)) -> bool:
+    """Move the model from one of ``states`` (core.jobs.lifecycle's "queued" or
+    "running") to failed with ``error`` and refund its fee, in one transaction. False
+    when it was not in those states: the fee is refunded at most once."""
+    return job_fail(TRAINING, model_id, error=error, states=states, stage="failed")
+
+
+def training_sweep(*, now=None) -> SweepReport:
+    """Training jobs lost or stuck: the one sweep policy (core.jobs.lifecycle.job_sweep)."""
+    return job_sweep(TRAINING, now=now)
