@@ -11,7 +11,6 @@ schema, so an upgrade of a library changes one file.
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,8 +30,30 @@ from sklearn.linear_model import Lasso, LinearRegression, LogisticRegression, Ri
 from sklearn.svm import SVC
 
 from .errors import HyperparameterError
+from .parameter_sets import (
+    C_PARAMETER,
+    CATBOOST_DEFAULT_L2_LEAF_REG,
+    FIT_INTERCEPT_PARAMETER,
+    boosting_parameters,
+    catboost_parameters,
+    class_weight_parameter,
+    forest_parameters,
+)
+from .parameters import PARAMETER_TYPES, HyperParameter, NumberRange, _describe
 
-PARAMETER_TYPES = ("int", "float", "bool", "choice")
+__all__ = [
+    "ALGORITHMS",
+    "PARAMETER_TYPES",
+    "TRAINING_THREADS",
+    "AlgorithmSpec",
+    "HyperParameter",
+    "NumberRange",
+    "TargetFacts",
+    "algorithm_params_to_estimator_kwargs",
+    "check_for_target",
+    "get_algorithm",
+    "validate_hyperparameters",
+]
 
 # Threads one training job may use. Several workers share a machine, so each fit stays
 # on one thread and the service scales by running more workers. CatBoost gets it as
@@ -43,81 +64,6 @@ TRAINING_THREADS = 1
 # scikit-learn 1.9; CalibratedClassifierCV(ensemble=False) is the documented
 # replacement and does the same 5-fold sigmoid calibration.
 SVC_CALIBRATION_FOLDS = 5
-
-
-@dataclass
-class HyperParameter:
-    name: str
-    type: str
-    default: Any
-    min: float | None = None
-    max: float | None = None
-    choices: list[str] | None = None
-    help: str = ""
-    # ``None`` is an accepted value (e.g. ``max_depth=None`` means "no limit").
-    nullable: bool = False
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "type": self.type,
-            "default": self.default,
-            "min": self.min,
-            "max": self.max,
-            "choices": list(self.choices) if self.choices is not None else None,
-            "help": self.help,
-            "nullable": self.nullable,
-        }
-
-    def clean(self, value: Any) -> tuple[Any, str | None]:
-        """Return ``(python value, None)`` or ``(None, message)``."""
-        if value is None:
-            if self.nullable:
-                return None, None
-            return None, "is required (null is not allowed)"
-        if self.type == "bool":
-            if isinstance(value, (bool, np.bool_)):
-                return bool(value), None
-            return None, f"must be true or false, not {_describe(value)}"
-        if self.type == "choice":
-            assert self.choices is not None
-            if isinstance(value, str) and value in self.choices:
-                return value, None
-            return None, f"must be one of: {', '.join(self.choices)} (got {_describe(value)})"
-        # int and float: bool is an int subclass in Python, but True is not a number
-        # a user means; strings are refused rather than parsed so the API stays typed.
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-            kind = "an integer" if self.type == "int" else "a number"
-            return None, f"must be {kind}, not {_describe(value)}"
-        number = float(value)
-        if math.isnan(number) or math.isinf(number):
-            return None, "must be a finite number"
-        if self.type == "int":
-            if not isinstance(value, numbers.Integral) and not number.is_integer():
-                return None, f"must be a whole number (got {value!r})"
-            cleaned: float | int = int(value)
-        else:
-            cleaned = number
-        if (self.min is not None and cleaned < self.min) or (self.max is not None and cleaned > self.max):
-            bounds = f"{_number(self.min)} and {_number(self.max)}"
-            return None, f"must be between {bounds} (got {cleaned!r})"
-        return cleaned, None
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, str):
-        return f"the text {value[:40]!r}"
-    if isinstance(value, (bool, np.bool_)):
-        return f"the boolean {str(bool(value)).lower()}"
-    return f"{type(value).__name__} {str(value)[:40]}"
-
-
-def _number(value: float | None) -> str:
-    if value is None:
-        return "unbounded"
-    if float(value).is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    return repr(value)
 
 
 @dataclass(frozen=True)
@@ -149,6 +95,9 @@ class AlgorithmSpec:
     )
     # Builds the estimator from constructor kwargs plus the seed and fit context.
     make: Callable[..., BaseEstimator] | None = field(repr=False, default=None)
+    # Relative cost of one fit, for ordering a search cheapest first (0 linear,
+    # 1 forests and histogram boosting, 2 CatBoost, 3 SVC: quadratic in rows).
+    search_cost: int = 1
 
     @property
     def parameter_names(self) -> list[str]:
@@ -243,7 +192,8 @@ def _class_weight(value: str) -> str | None:
     return None if value == "none" else value
 
 
-def _max_features(value: str) -> str | float:
+def _max_features(value: str | float) -> str | float:
+    # A number is the share of the features, which scikit-learn takes as is.
     return 1.0 if value == "all" else value
 
 
@@ -334,119 +284,15 @@ def _svc_kwargs(params: dict[str, Any]) -> dict[str, Any]:
 
 def _catboost_kwargs(params: dict[str, Any]) -> dict[str, Any]:
     kwargs = dict(params)
+    # Left out at its default so CatBoost still chooses the learning rate (see
+    # parameter_sets.CATBOOST_DEFAULT_L2_LEAF_REG).
+    if kwargs.get("l2_leaf_reg") == CATBOOST_DEFAULT_L2_LEAF_REG:
+        del kwargs["l2_leaf_reg"]
     if "auto_class_weights" in kwargs:
         value = kwargs["auto_class_weights"]
         kwargs["auto_class_weights"] = None if value == "none" else value
     return kwargs
 
-
-# --- shared parameter definitions -----------------------------------------------------
-
-
-def _class_weight_parameter(extra: tuple[str, ...] = ()) -> HyperParameter:
-    return HyperParameter(
-        "class_weight",
-        "choice",
-        "none",
-        choices=["none", "balanced", *extra],
-        help="'balanced' weighs classes inversely to their frequency (helps rare classes).",
-    )
-
-
-def _forest_parameters(classifier: bool) -> list[HyperParameter]:
-    parameters = [
-        HyperParameter("n_estimators", "int", 100, 1, 2000, help="Number of trees."),
-        HyperParameter(
-            "max_depth",
-            "int",
-            None,
-            1,
-            100,
-            nullable=True,
-            help="Maximum depth of a tree; empty means no limit.",
-        ),
-        HyperParameter(
-            "min_samples_split",
-            "int",
-            2,
-            2,
-            1000,
-            help="Rows a node needs before it may be split.",
-        ),
-        HyperParameter("min_samples_leaf", "int", 1, 1, 1000, help="Rows each leaf must keep."),
-        HyperParameter(
-            "max_features",
-            "choice",
-            "sqrt" if classifier else "all",
-            choices=["sqrt", "log2", "all"],
-            help="Features considered at each split: sqrt or log2 of the count, or all.",
-        ),
-    ]
-    if classifier:
-        parameters.append(_class_weight_parameter(("balanced_subsample",)))
-    return parameters
-
-
-def _boosting_parameters(classifier: bool) -> list[HyperParameter]:
-    parameters = [
-        HyperParameter(
-            "learning_rate",
-            "float",
-            0.1,
-            0.0001,
-            1.0,
-            help="Shrinks each tree's contribution; smaller needs more iterations.",
-        ),
-        HyperParameter("max_iter", "int", 100, 1, 2000, help="Number of boosting iterations."),
-        HyperParameter(
-            "max_depth",
-            "int",
-            None,
-            1,
-            100,
-            nullable=True,
-            help="Maximum depth of a tree; empty means no limit (leaves are capped at 31).",
-        ),
-        HyperParameter("min_samples_leaf", "int", 20, 1, 1000, help="Rows each leaf must keep."),
-        HyperParameter("l2_regularization", "float", 0.0, 0.0, 1000.0, help="L2 penalty on leaf values."),
-    ]
-    if classifier:
-        parameters.append(_class_weight_parameter())
-    return parameters
-
-
-def _catboost_parameters(classifier: bool) -> list[HyperParameter]:
-    parameters = [
-        # A small default keeps demo and test training fast; raise it for real work.
-        HyperParameter("iterations", "int", 200, 1, 5000, help="Number of trees."),
-        HyperParameter("depth", "int", 6, 1, 16, help="Depth of each (symmetric) tree."),
-        HyperParameter("learning_rate", "float", 0.1, 0.0001, 1.0, help="Step size."),
-        HyperParameter("l2_leaf_reg", "float", 3.0, 0.0, 1000.0, help="L2 penalty on leaves."),
-    ]
-    if classifier:
-        parameters.append(
-            HyperParameter(
-                "auto_class_weights",
-                "choice",
-                "none",
-                choices=["none", "Balanced", "SqrtBalanced"],
-                help="Weigh classes by their frequency (helps rare classes).",
-            )
-        )
-    return parameters
-
-
-_C = HyperParameter(
-    "C",
-    "float",
-    1.0,
-    1e-6,
-    1e6,
-    help="Inverse regularisation strength: smaller means a simpler model.",
-)
-_FIT_INTERCEPT = HyperParameter(
-    "fit_intercept", "bool", True, help="Learn a constant term (turn off if data is centred)."
-)
 
 ALGORITHMS: dict[str, AlgorithmSpec] = {
     spec.key: spec
@@ -458,7 +304,7 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
             description="A linear model of class probabilities; fast and easy to interpret.",
             native_categorical=False,
             hyperparameters=[
-                _C,
+                C_PARAMETER,
                 HyperParameter(
                     "penalty",
                     "choice",
@@ -482,13 +328,17 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
                     nullable=True,
                     help="Elastic-net mix (0 = l2, 1 = l1); only with penalty 'elasticnet'.",
                 ),
+                # scikit-learn's default is 100. Kept at 1000 on purpose: it is a cap,
+                # so a fit that converges by 100 is the same model, and fewer fits end
+                # unconverged (with a warning) on unscaled or hard data.
                 HyperParameter("max_iter", "int", 1000, 1, 100000, help="Maximum iterations."),
-                _class_weight_parameter(),
+                class_weight_parameter(),
             ],
             to_kwargs=_logistic_kwargs,
             rules=_logistic_rules,
             target_rules=_logistic_target_rules,
             make=_plain(LogisticRegression, "random_state"),
+            search_cost=0,
         ),
         AlgorithmSpec(
             key="svc",
@@ -500,7 +350,7 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
             ),
             native_categorical=False,
             hyperparameters=[
-                _C,
+                C_PARAMETER,
                 HyperParameter(
                     "kernel",
                     "choice",
@@ -513,13 +363,26 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
                     "choice",
                     "scale",
                     choices=["scale", "auto"],
-                    help="Kernel width: 'scale' uses the data's variance, 'auto' 1/features.",
+                    numbers=NumberRange(0.0, 1e6, min_exclusive=True),
+                    help=(
+                        "Kernel coefficient: 'scale' uses the data's variance, 'auto' "
+                        "1/features, or a positive number (larger means a tighter fit)."
+                    ),
                 ),
                 HyperParameter("degree", "int", 3, 1, 10, help="Degree of the 'poly' kernel."),
-                _class_weight_parameter(),
+                HyperParameter(
+                    "coef0",
+                    "float",
+                    0.0,
+                    -1e6,
+                    1e6,
+                    help="Constant term of the 'poly' and 'sigmoid' kernels.",
+                ),
+                class_weight_parameter(),
             ],
             to_kwargs=_svc_kwargs,
             make=_make_svc,
+            search_cost=3,
         ),
         AlgorithmSpec(
             key="random_forest_classifier",
@@ -527,7 +390,7 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
             task="classification",
             description="Many decision trees voting; robust with little tuning.",
             native_categorical=False,
-            hyperparameters=_forest_parameters(classifier=True),
+            hyperparameters=forest_parameters(classifier=True),
             to_kwargs=_forest_kwargs,
             make=_plain(RandomForestClassifier, "random_state"),
         ),
@@ -539,7 +402,7 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
             # faster on more than a few thousand rows, with the same knobs that matter.
             description="Histogram-based gradient-boosted trees (scikit-learn); fast and strong.",
             native_categorical=False,
-            hyperparameters=_boosting_parameters(classifier=True),
+            hyperparameters=boosting_parameters(classifier=True),
             to_kwargs=_boosting_kwargs,
             make=_plain(HistGradientBoostingClassifier, "random_state"),
         ),
@@ -549,9 +412,10 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
             task="classification",
             description="Gradient-boosted trees with native handling of categorical columns.",
             native_categorical=True,
-            hyperparameters=_catboost_parameters(classifier=True),
+            hyperparameters=catboost_parameters(classifier=True),
             to_kwargs=_catboost_kwargs,
             make=_make_catboost(CatBoostClassifier),
+            search_cost=2,
         ),
         AlgorithmSpec(
             key="linear_regression",
@@ -559,9 +423,10 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
             task="regression",
             description="Ordinary least squares; the simplest baseline.",
             native_categorical=False,
-            hyperparameters=[_FIT_INTERCEPT],
+            hyperparameters=[FIT_INTERCEPT_PARAMETER],
             to_kwargs=dict,
             make=_plain(LinearRegression),
+            search_cost=0,
         ),
         AlgorithmSpec(
             key="ridge",
@@ -571,10 +436,11 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
             native_categorical=False,
             hyperparameters=[
                 HyperParameter("alpha", "float", 1.0, 0.0, 1e6, help="Penalty strength."),
-                _FIT_INTERCEPT,
+                FIT_INTERCEPT_PARAMETER,
             ],
             to_kwargs=dict,
             make=_plain(Ridge),
+            search_cost=0,
         ),
         AlgorithmSpec(
             key="lasso",
@@ -585,11 +451,12 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
             hyperparameters=[
                 # alpha=0 is plain least squares, which Lasso's solver handles badly.
                 HyperParameter("alpha", "float", 1.0, 1e-6, 1e6, help="Penalty strength."),
-                _FIT_INTERCEPT,
+                FIT_INTERCEPT_PARAMETER,
                 HyperParameter("max_iter", "int", 1000, 1, 100000, help="Maximum iterations."),
             ],
             to_kwargs=dict,
             make=_plain(Lasso),
+            search_cost=0,
         ),
         AlgorithmSpec(
             key="random_forest_regressor",
@@ -597,7 +464,7 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
             task="regression",
             description="Many decision trees averaged; robust with little tuning.",
             native_categorical=False,
-            hyperparameters=_forest_parameters(classifier=False),
+            hyperparameters=forest_parameters(classifier=False),
             to_kwargs=_forest_kwargs,
             make=_plain(RandomForestRegressor, "random_state"),
         ),
@@ -607,7 +474,7 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
             task="regression",
             description="Histogram-based gradient-boosted trees (scikit-learn); fast and strong.",
             native_categorical=False,
-            hyperparameters=_boosting_parameters(classifier=False),
+            hyperparameters=boosting_parameters(classifier=False),
             to_kwargs=_boosting_kwargs,
             make=_plain(HistGradientBoostingRegressor, "random_state"),
         ),
@@ -617,9 +484,10 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
             task="regression",
             description="Gradient-boosted trees with native handling of categorical columns.",
             native_categorical=True,
-            hyperparameters=_catboost_parameters(classifier=False),
+            hyperparameters=catboost_parameters(classifier=False),
             to_kwargs=_catboost_kwargs,
             make=_make_catboost(CatBoostRegressor),
+            search_cost=2,
         ),
     ]
 }

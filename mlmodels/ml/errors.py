@@ -47,3 +47,7 @@ class ArtifactError(MLError):
 
 class TrainingError(MLError):
     """Fitting failed for a reason the user can act on."""
+
+
+class SearchError(MLError):
+    """A search request is out of range: unknown algorithm or metric, budget, folds."""

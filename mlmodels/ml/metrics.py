@@ -94,7 +94,7 @@ def classification_metrics(
     ]
     metrics["roc_auc"] = None
     if probabilities is not None:
-        metrics["roc_auc"] = _roc_auc(y_true, probabilities, labels)
+        metrics["roc_auc"] = roc_auc(y_true, probabilities, labels)
         if binary:
             metrics["roc_curve"] = _roc_points(y_true, probabilities[:, 1], labels[1])
     matrix = confusion_matrix(y_true, y_pred, labels=labels)
@@ -105,7 +105,8 @@ def classification_metrics(
     return metrics
 
 
-def _roc_auc(y_true: np.ndarray, probabilities: np.ndarray, labels: list[Any]) -> float | None:
+def roc_auc(y_true: np.ndarray, probabilities: np.ndarray, labels: list[Any]) -> float | None:
+    """ROC AUC: of the second class for two classes, else macro one-vs-rest."""
     # Undefined when the holdout lacks a class; that is "not computable", not an error.
     present = set(np.asarray(y_true).tolist())
     if len(present) < 2 or (len(labels) > 2 and len(present) < len(labels)):

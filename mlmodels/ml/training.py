@@ -1,5 +1,6 @@
-"""Training: check the target (see targets.py), choose and coerce features, split, fit
-a Pipeline, measure it on the holdout and explain it with permutation importance.
+"""Training: check the target (see targets.py), choose and coerce features, split
+(holdout.py), fit a Pipeline, measure it on the holdout, explain it with permutation
+importance, optionally cross-validate the training part and refit on every row.
 
 ``train_model`` is deterministic for a given ``random_state``: the split, the
 estimator's seed, the importance shuffles and the metric samples all derive from it.
@@ -7,7 +8,6 @@ estimator's seed, the importance shuffles and the metric samples all derive from
 
 from __future__ import annotations
 
-import math
 import time
 import warnings
 from collections.abc import Callable
@@ -19,24 +19,17 @@ import pandas as pd
 from catboost import CatBoostError
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.inspection import permutation_importance
-from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
 from .catalog import TRAINING_THREADS, check_for_target, get_algorithm, validate_hyperparameters
+from .crossval import check_cv_folds, cross_validate
 from .errors import TrainingError
+from .holdout import load_rows, split_holdout
 from .metrics import classification_metrics, importance_list, json_label, regression_metrics
-from .preprocessing import build_preprocessor, categorical_indices, select_features
-from .schema import FeatureSchema, coerce_frame
-from .targets import (
-    DEFAULT_RANDOM_STATE,
-    DEFAULT_TEST_SIZE,
-    check_random_state,
-    check_test_size,
-    prepare_target,
-    quote_label,
-    target_error,
-)
+from .pipelines import build_pipeline
+from .schema import FeatureSchema
+from .targets import DEFAULT_RANDOM_STATE, DEFAULT_TEST_SIZE, check_random_state, check_test_size
 
 ProgressCallback = Callable[[str, int], None]
 
@@ -57,47 +50,11 @@ class TrainingResult:
     rows_dropped_missing_target: int
     n_train: int
     n_test: int
+    # Rows the returned pipeline was fitted on: n_train, or every usable row when
+    # refit_full (the holdout included).
+    n_fit: int = 0
     # Things the user may want to act on (e.g. the solver did not converge).
     warnings: list[str] = field(default_factory=list)
-
-
-def _label_array(labels: pd.Series) -> np.ndarray:
-    """Labels as the array the estimator is fitted with: int64 or float64 for numbers
-    (so ``classes_`` compares equal to the schema's ints), object for strings."""
-    first = labels.iloc[0]
-    if isinstance(first, int):
-        return labels.to_numpy(dtype="int64")
-    if isinstance(first, float):
-        return labels.to_numpy(dtype="float64")
-    return labels.to_numpy(dtype=object)
-
-
-def _split(
-    features: pd.DataFrame,
-    labels: np.ndarray,
-    *,
-    task: str,
-    test_size: float,
-    random_state: int,
-    classes: list[Any] | None,
-) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray, np.ndarray]:
-    rows = len(labels)
-    test_rows = max(1, math.ceil(test_size * rows))
-    if task == "classification":
-        assert classes is not None
-        # A stratified holdout needs every class on both sides.
-        test_rows = max(test_rows, len(classes))
-        if rows - test_rows < len(classes):
-            raise target_error(f"{rows} rows are too few to train and test {len(classes)} classes")
-        stratify = labels
-    else:
-        stratify = None
-    if rows - test_rows < 2:
-        raise target_error(f"{rows} rows are too few to train and test a model")
-    x_train, x_test, y_train, y_test = train_test_split(
-        features, labels, test_size=test_rows, random_state=random_state, stratify=stratify
-    )
-    return x_train, x_test, y_train, y_test
 
 
 def _summarise_warnings(caught: list[warnings.WarningMessage]) -> list[str]:
@@ -127,8 +84,16 @@ def train_model(
     random_state: int = DEFAULT_RANDOM_STATE,
     features: list[str] | None = None,
     progress: ProgressCallback | None = None,
+    refit_full: bool = True,
+    cv_folds: int | None = None,
 ) -> TrainingResult:
     """Train ``algorithm`` on the raw table ``frame`` (values as read from a CSV).
+
+    The metrics and importances come from a fit on the training part, measured on the
+    holdout. With ``refit_full`` the returned pipeline is then fitted again on every
+    usable row (holdout included), so the served model has seen all the data; its
+    quality is the holdout fit's, which is the honest estimate. ``cv_folds`` adds a
+    k-fold cross-validation on the training part (``metrics["cross_validation"]``).
 
     Raises HyperparameterError, TargetError or TrainingError (all MLError) with a
     message the user can act on; anything else is a bug.
@@ -141,18 +106,11 @@ def train_model(
     params = validate_hyperparameters(algorithm, hyperparameters)
     check_test_size(test_size)
     check_random_state(random_state)
+    folds = check_cv_folds(cv_folds) if cv_folds is not None else None
     random_state = int(random_state)
-    # A positional index, so selecting the rows that have a target cannot pick up
-    # duplicate index labels of a concatenated frame.
-    frame = frame.reset_index(drop=True)
-    summary, target_values = prepare_target(frame, target, spec.task)
-
-    # Keep only the rows with a target; positions stay in file order.
-    usable = frame.loc[target_values.index]
-    chosen, dropped = select_features(usable, target, features)
-    feature_frame, _, _ = coerce_frame(usable, chosen)
-    labels = _label_array(target_values.reset_index(drop=True))
-    classes = summary.classes
+    rows = load_rows(frame, target=target, task=spec.task, features=features)
+    classes = rows.classes
+    chosen = rows.features
 
     target_problems = check_for_target(
         spec.key, params, target=target, n_classes=len(classes) if classes is not None else None
@@ -161,55 +119,25 @@ def train_model(
         first = next(iter(target_problems.values()))[0]
         raise TrainingError(first, target_problems)
 
-    x_train, x_test, y_train, y_test = _split(
-        feature_frame,
-        labels,
-        task=spec.task,
-        test_size=float(test_size),
-        random_state=random_state,
-        classes=classes,
-    )
+    holdout = split_holdout(rows, task=spec.task, test_size=float(test_size), random_state=random_state)
+    x_train, x_test, y_train, y_test = holdout.x_train, holdout.x_test, holdout.y_train, holdout.y_test
 
-    smallest_class = None
-    if classes is not None:
-        train_counts = pd.Series(y_train).value_counts()
-        smallest_class = int(train_counts.min())
-        if spec.key == "svc" and smallest_class < 2:
-            rare = quote_label(json_label(train_counts.idxmin()))
-            message = (
-                f"the support vector machine calibrates its probabilities by cross-validation "
-                f"and needs at least 2 training rows of every class; class {rare} has 1. "
-                "Add rows or choose another algorithm"
-            )
-            raise TrainingError(message, {"target": [message]})
+    def build(labels: np.ndarray) -> Pipeline:
+        return build_pipeline(spec, params, chosen, random_state=random_state, labels=labels)
 
-    preprocessor = build_preprocessor(chosen, native_categorical=spec.native_categorical)
-    estimator = spec.build_estimator(
-        params,
-        random_state=random_state,
-        categorical_indices=categorical_indices(chosen) if spec.native_categorical else None,
-        smallest_class_count=smallest_class,
-    )
-    pipeline = Pipeline([("preprocess", preprocessor), ("model", estimator)])
+    pipeline = build(y_train)
+    timings: dict[str, float] = {}
 
     # Bounded threads for OpenMP/BLAS too (HistGradientBoosting would take every core),
     # which also keeps timings steady when several workers share a machine.
+    caught: list[warnings.WarningMessage] = []
     with threadpool_limits(limits=TRAINING_THREADS):
         report("fitting", 20)
         fit_started = time.perf_counter()
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                pipeline.fit(x_train, y_train)
-            except MemoryError:
-                raise TrainingError(
-                    "Training ran out of memory; use fewer rows or features, or a lighter algorithm."
-                ) from None
-            except (ValueError, ArithmeticError, np.linalg.LinAlgError, CatBoostError) as error:
-                raise TrainingError(f"{spec.name} could not be trained: {error}") from error
-        fit_seconds = time.perf_counter() - fit_started
+        _fit(spec.name, pipeline, x_train, y_train, caught)
+        timings["fit_seconds"] = round(time.perf_counter() - fit_started, 3)
 
-        report("evaluating", 80)
+        report("evaluating", 70)
         evaluate_started = time.perf_counter()
         predicted = np.asarray(pipeline.predict(x_test)).reshape(-1)
         if spec.task == "classification":
@@ -224,39 +152,87 @@ def train_model(
             metrics = regression_metrics(y_test, predicted, random_state=random_state)
             scoring = "r2"
 
-        report("importance", 90)
+        report("importance", 80)
         metrics["feature_importance"] = _importance(
             pipeline, x_test, y_test, scoring=scoring, random_state=random_state
         )
         metrics["feature_importance_scoring"] = scoring
         metrics["n_train"] = len(y_train)
         metrics["n_test"] = len(y_test)
-        evaluate_seconds = time.perf_counter() - evaluate_started
+        timings["evaluate_seconds"] = round(time.perf_counter() - evaluate_started, 3)
 
+        if folds is not None:
+            report("cross-validating", 85)
+            cv_started = time.perf_counter()
+            try:
+                with warnings.catch_warnings():
+                    # The folds repeat the holdout fit's warnings; those are reported.
+                    warnings.simplefilter("ignore")
+                    metrics["cross_validation"] = cross_validate(
+                        build,
+                        x_train,
+                        y_train,
+                        task=spec.task,
+                        classes=classes,
+                        folds=folds,
+                        random_state=random_state,
+                    )
+            except (ValueError, ArithmeticError, np.linalg.LinAlgError, CatBoostError) as error:
+                raise TrainingError(f"{spec.name} could not be cross-validated: {error}") from error
+            timings["cv_seconds"] = round(time.perf_counter() - cv_started, 3)
+
+        n_fit = len(y_train)
+        if refit_full:
+            report("refitting", 90)
+            refit_started = time.perf_counter()
+            pipeline = build(rows.labels)
+            _fit(spec.name, pipeline, rows.frame, rows.labels, caught)
+            n_fit = len(rows.labels)
+            timings["refit_seconds"] = round(time.perf_counter() - refit_started, 3)
+        metrics["refit_full"] = bool(refit_full)
+
+    timings["total_seconds"] = round(time.perf_counter() - started, 3)
     schema = FeatureSchema(
         target=target,
         task=spec.task,
         features=chosen,
         classes=list(classes) if classes is not None else None,
-        dropped=dropped,
+        dropped=rows.dropped,
     )
     result = TrainingResult(
         pipeline=pipeline,
         feature_schema=schema,
         metrics=metrics,
-        timings={
-            "fit_seconds": round(fit_seconds, 3),
-            "evaluate_seconds": round(evaluate_seconds, 3),
-            "total_seconds": round(time.perf_counter() - started, 3),
-        },
-        rows_used=summary.rows_used,
-        rows_dropped_missing_target=summary.rows_dropped_missing_target,
+        timings=timings,
+        rows_used=rows.summary.rows_used,
+        rows_dropped_missing_target=rows.summary.rows_dropped_missing_target,
         n_train=len(y_train),
         n_test=len(y_test),
+        n_fit=n_fit,
         warnings=_summarise_warnings(caught),
     )
     report("done", 100)
     return result
+
+
+def _fit(
+    name: str, pipeline: Pipeline, x: pd.DataFrame, y: np.ndarray, caught: list[warnings.WarningMessage]
+) -> None:
+    """Fit, keeping the warnings for the user and turning library errors into
+    TrainingError."""
+    try:
+        with warnings.catch_warnings(record=True) as recorded:
+            warnings.simplefilter("always")
+            try:
+                pipeline.fit(x, y)
+            finally:
+                caught.extend(recorded)
+    except MemoryError:
+        raise TrainingError(
+            "Training ran out of memory; use fewer rows or features, or a lighter algorithm."
+        ) from None
+    except (ValueError, ArithmeticError, np.linalg.LinAlgError, CatBoostError) as error:
+        raise TrainingError(f"{name} could not be trained: {error}") from error
 
 
 def _importance(

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from mlmodels.ml.catalog import (
@@ -53,6 +54,7 @@ def test_hyperparameters_describe_themselves_for_forms_and_the_api():
                 "min",
                 "max",
                 "choices",
+                "numbers",
                 "help",
                 "nullable",
             }
@@ -92,7 +94,7 @@ def test_an_unknown_parameter_names_the_allowed_ones():
         ({"n_estimators": 3.5}, "n_estimators", "whole number"),
         ({"n_estimators": 0}, "n_estimators", "between 1 and 2000"),
         ({"n_estimators": 5000}, "n_estimators", "between 1 and 2000"),
-        ({"max_features": "half"}, "max_features", "one of: sqrt, log2, all"),
+        ({"max_features": "half"}, "max_features", "one of: sqrt, log2, all, or a number greater than 0"),
         ({"min_samples_leaf": None}, "min_samples_leaf", "null is not allowed"),
         ({"class_weight": 1}, "class_weight", "one of: none, balanced"),
     ],
@@ -196,7 +198,8 @@ def test_catboost_is_quiet_seeded_single_threaded_and_writes_no_files():
         validate_hyperparameters(spec.key, {}), random_state=7, categorical_indices=[2]
     )
     settings = estimator.get_params()
-    assert settings["iterations"] == 200
+    assert settings["iterations"] == 1000  # CatBoost's own default
+    assert settings.get("learning_rate") is None  # CatBoost picks it
     assert settings["thread_count"] == 1
     assert settings["verbose"] is False
     assert settings["allow_writing_files"] is False
@@ -252,3 +255,104 @@ def test_an_unknown_algorithm_is_refused_by_check_for_target():
     with pytest.raises(HyperparameterError) as caught:
         check_for_target("no_such_model", {}, target="y", n_classes=2)
     assert "algorithm" in caught.value.errors
+
+
+# --- widened schema (issue 12) --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "params", "expected"),
+    [
+        ("random_forest_classifier", {"max_features": 0.5}, 0.5),
+        ("random_forest_regressor", {"max_features": 1}, 1.0),
+        ("random_forest_classifier", {"max_features": "log2"}, "log2"),
+    ],
+)
+def test_max_features_takes_a_share_of_the_features(key, params, expected):
+    cleaned = validate_hyperparameters(key, params)
+    assert algorithm_params_to_estimator_kwargs(key, cleaned)["max_features"] == expected
+
+
+@pytest.mark.parametrize("value", [0, 0.0, -0.2, 1.5, math.inf, "half", True])
+def test_a_max_features_share_outside_zero_to_one_is_refused(value):
+    errors = errors_for("random_forest_classifier", {"max_features": value})
+    assert list(errors) == ["hyperparameters.max_features"]
+    assert errors["hyperparameters.max_features"][0].startswith(
+        "max_features must be one of: sqrt, log2, all, or a number greater than 0 and at most 1 (got "
+    )
+
+
+def test_svc_gamma_takes_a_positive_number_and_coef0_a_float():
+    params = validate_hyperparameters("svc", {"gamma": 0.05, "coef0": -0.5, "kernel": "sigmoid"})
+    kwargs = algorithm_params_to_estimator_kwargs("svc", params)
+    assert kwargs["gamma"] == 0.05 and kwargs["coef0"] == -0.5
+    assert validate_hyperparameters("svc", {})["coef0"] == 0.0
+    for bad in (0, -1.0, "wide"):
+        errors = errors_for("svc", {"gamma": bad})
+        assert (
+            "gamma must be one of: scale, auto, or a number greater than 0"
+            in errors["hyperparameters.gamma"][0]
+        )
+    errors = errors_for("svc", {"coef0": "1"})
+    assert errors == {"hyperparameters.coef0": ["coef0 must be a number, not the text '1'"]}
+
+
+def test_a_choice_that_takes_numbers_says_so_to_forms_and_the_api():
+    described = {p.name: p.as_dict() for p in get_algorithm("random_forest_classifier").hyperparameters}
+    assert described["max_features"]["numbers"] == {"min": 0.0, "max": 1.0, "min_exclusive": True}
+    assert described["n_estimators"]["numbers"] is None
+    gamma = next(p for p in get_algorithm("svc").hyperparameters if p.name == "gamma")
+    assert gamma.as_dict()["numbers"]["min_exclusive"] is True
+
+
+def test_every_classifier_can_weigh_its_classes():
+    for spec in ALGORITHMS.values():
+        if spec.task == "classification":
+            assert {"class_weight", "auto_class_weights"} & set(spec.parameter_names), spec.key
+
+
+# Deliberate differences from the library's defaults, each with its reason in catalog.py.
+DEFAULT_DEVIATIONS = {("logistic_regression", "max_iter")}
+
+
+@pytest.mark.parametrize("key", sorted(EXPECTED_KEYS))
+def test_defaults_are_the_librarys_own(key):
+    spec = get_algorithm(key)
+    kwargs = algorithm_params_to_estimator_kwargs(key, validate_hyperparameters(key, {}))
+    estimator = spec.build_estimator(validate_hyperparameters(key, {}), smallest_class_count=10)
+    if key == "svc":  # the SVC inside its calibration
+        estimator = estimator.estimator
+    library = type(estimator)()
+    if key.startswith("catboost"):
+        # l2_leaf_reg 3 is CatBoost's default and is left out, or CatBoost would not
+        # choose the learning rate itself.
+        assert kwargs == {
+            "iterations": 1000,
+            "depth": 6,
+            "learning_rate": None,
+            **({"auto_class_weights": None} if spec.task == "classification" else {}),
+        }
+        return
+    library_defaults = library.get_params()
+    for name, value in kwargs.items():
+        if (key, name) in DEFAULT_DEVIATIONS or name not in library_defaults:
+            continue
+        assert value == library_defaults[name], (key, name)
+
+
+def test_catboost_learning_rate_may_be_left_to_catboost_or_set():
+    assert validate_hyperparameters("catboost_regressor", {"learning_rate": None})["learning_rate"] is None
+    assert validate_hyperparameters("catboost_regressor", {"learning_rate": 0.03})["learning_rate"] == 0.03
+
+
+def test_catboost_chooses_its_own_learning_rate_with_the_defaults():
+    rows = np.random.RandomState(0).normal(size=(3000, 3))
+    labels = (rows[:, 0] > 0).astype(int)
+
+    def learning_rate(params):
+        spec = get_algorithm("catboost_classifier")
+        estimator = spec.build_estimator(validate_hyperparameters(spec.key, {"iterations": 2, **params}))
+        return estimator.fit(rows, labels).learning_rate_
+
+    assert learning_rate({}) != pytest.approx(0.03)  # chosen from the rows and iterations
+    assert learning_rate({"l2_leaf_reg": 5.0}) == pytest.approx(0.03)  # CatBoost's fixed fallback
