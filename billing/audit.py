@@ -98,24 +98,33 @@ def _account_problems() -> list[str]:
 
 def _doubled_charges() -> list[str]:
     """Jobs charged more than once (the partial unique constraints forbid it; the
-    audit does not take their word for it). One GROUP BY … HAVING per job column."""
+    audit does not take their word for it). One GROUP BY … HAVING over every job
+    column: a charge names exactly one job."""
+    columns = {
+        Kind.PREDICTION_CHARGE: "prediction",
+        Kind.TRAINING_FEE: "model",
+        Kind.EXPERIMENT_CHARGE: "experiment",
+    }
+    doubled = (
+        LedgerEntry.objects.filter(kind__in=list(columns))
+        .order_by()
+        .values("kind", *columns.values())
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+        .order_by("kind", *columns.values())
+    )
     problems = []
-    for field, kind in (("prediction", Kind.PREDICTION_CHARGE), ("model", Kind.TRAINING_FEE)):
-        doubled = (
-            LedgerEntry.objects.filter(kind=kind, **{f"{field}__isnull": False})
-            .order_by()
-            .values(field)
-            .annotate(n=Count("id"))
-            .filter(n__gt=1)
-            .order_by(field)
-        )
-        problems += [f"{field} {row[field]} charged {row['n']} times" for row in doubled]
+    for row in doubled:
+        field = columns[row["kind"]]
+        if row[field] is not None:
+            problems.append(f"{field} {row[field]} charged {row['n']} times")
     return problems
 
 
 def _refund_problems() -> list[str]:
-    """Charges refunded twice, and refunds that do not give back exactly their
-    charge, to the same account."""
+    """Charges refunded twice, and refunds that do not give back exactly their charge
+    (or, for a charge refundable in part, more than nothing and at most the charge), to
+    the same account."""
     refunded_twice = (
         LedgerEntry.objects.filter(kind=Kind.REFUND)
         .order_by()
@@ -130,7 +139,9 @@ def _refund_problems() -> list[str]:
         .filter(
             Q(refund_of__isnull=True)
             | ~Q(refund_of__kind__in=LedgerEntry.CHARGE_KINDS)
-            | ~Q(amount=-F("refund_of__amount"))
+            | (~Q(refund_of__kind__in=LedgerEntry.PARTLY_REFUNDABLE) & ~Q(amount=-F("refund_of__amount")))
+            | (Q(refund_of__kind__in=LedgerEntry.PARTLY_REFUNDABLE) & Q(amount__gt=-F("refund_of__amount")))
+            | Q(amount__lte=0)
             | ~Q(account_id=F("refund_of__account_id"))
         )
         .order_by("pk")

@@ -49,10 +49,14 @@ class LedgerEntry(models.Model):
         GRANT = "grant", "Grant"
         TRAINING_FEE = "training_fee", "Training fee"
         PREDICTION_CHARGE = "prediction_charge", "Prediction charge"
+        EXPERIMENT_CHARGE = "experiment_charge", "Experiment charge"
         REFUND = "refund", "Refund"
         ADJUSTMENT = "adjustment", "Adjustment"
 
-    CHARGE_KINDS = (Kind.TRAINING_FEE, Kind.PREDICTION_CHARGE)
+    CHARGE_KINDS = (Kind.TRAINING_FEE, Kind.PREDICTION_CHARGE, Kind.EXPERIMENT_CHARGE)
+    # Charges a refund may give back in part (an experiment's trials not run); any
+    # other refund gives back its charge exactly.
+    PARTLY_REFUNDABLE = (Kind.EXPERIMENT_CHARGE,)
 
     account = models.ForeignKey(CoinAccount, on_delete=models.PROTECT, related_name="entries")
     kind = models.CharField(max_length=32, choices=Kind.choices)
@@ -77,6 +81,13 @@ class LedgerEntry(models.Model):
     )
     model = models.ForeignKey(
         "mlmodels.TrainedModel",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="ledger_entries",
+    )
+    experiment = models.ForeignKey(
+        "mlmodels.Experiment",
         on_delete=models.PROTECT,
         null=True,
         blank=True,
@@ -109,7 +120,8 @@ class LedgerEntry(models.Model):
                 name="ledger_refund_names_its_charge",
             ),
             models.CheckConstraint(
-                condition=~Q(kind__in=["training_fee", "prediction_charge"]) | Q(amount__lt=0),
+                condition=~Q(kind__in=["training_fee", "prediction_charge", "experiment_charge"])
+                | Q(amount__lt=0),
                 name="ledger_charges_are_negative",
             ),
             # A job is charged once.
@@ -122,6 +134,11 @@ class LedgerEntry(models.Model):
                 fields=["model"],
                 condition=Q(kind="training_fee"),
                 name="ledger_one_fee_per_model",
+            ),
+            models.UniqueConstraint(
+                fields=["experiment"],
+                condition=Q(kind="experiment_charge"),
+                name="ledger_one_charge_per_experiment",
             ),
         ]
 

@@ -94,6 +94,7 @@ def _post(
     created_by=None,
     prediction=None,
     model=None,
+    experiment=None,
     refund_of: LedgerEntry | None = None,
 ) -> LedgerEntry:
     new_balance = account.balance + amount
@@ -110,6 +111,7 @@ def _post(
         created_by=created_by,
         prediction=prediction,
         model=model,
+        experiment=experiment,
         refund_of=refund_of,
     )
     # Running totals for /metrics, in this transaction: an entry rolled back counts
@@ -180,7 +182,7 @@ def account_grant(*, user, amount: Any, granted_by, memo: str = "") -> LedgerEnt
 
 
 def account_debit(
-    *, user, amount: Decimal, kind: str, memo: str = "", prediction=None, model=None
+    *, user, amount: Decimal, kind: str, memo: str = "", prediction=None, model=None, experiment=None
 ) -> LedgerEntry:
     """Charge ``amount`` (> 0) for a job. Raises InsufficientFunds (→ 402) and writes
     nothing when the balance would go below zero."""
@@ -191,36 +193,59 @@ def account_debit(
     with transaction.atomic():
         account = _locked_account(user=user)
         return _post(
-            account=account, amount=-amount, kind=kind, memo=memo, prediction=prediction, model=model
+            account=account,
+            amount=-amount,
+            kind=kind,
+            memo=memo,
+            prediction=prediction,
+            model=model,
+            experiment=experiment,
         )
 
 
-def charge_refund(*, charge: LedgerEntry, memo: str = "") -> LedgerEntry | None:
-    """Undo ``charge`` in full. Returns the refund entry, or None when the charge was
-    refunded already: a refund can never happen twice (the one-to-one ``refund_of``
-    column backs this up in the database)."""
+def charge_refund(
+    *, charge: LedgerEntry, memo: str = "", amount: Decimal | None = None
+) -> LedgerEntry | None:
+    """Undo ``charge``: in full, or only ``amount`` of it for a charge that may be
+    refunded in part (LedgerEntry.PARTLY_REFUNDABLE: an experiment's trials not run).
+    Returns the refund entry, or None when the charge was refunded already or there is
+    nothing to give back: a charge is refunded at most once (the one-to-one
+    ``refund_of`` column backs this up in the database)."""
     if charge.kind not in LedgerEntry.CHARGE_KINDS:
         raise ValueError(f"only charges can be refunded, not {charge.kind}")
+    full = -charge.amount
+    if amount is None:
+        amount = full
+    elif charge.kind not in LedgerEntry.PARTLY_REFUNDABLE and amount != full:
+        raise ValueError(f"a {charge.kind} is refunded in full ({full}), not {amount}")
+    if amount > full or amount != amount.quantize(CENT):
+        raise ValueError(f"a refund of {amount} does not fit the charge of {full}")
+    if amount <= 0:
+        return None
     with transaction.atomic():
         account = CoinAccount.objects.select_for_update().get(pk=charge.account_id)
         if LedgerEntry.objects.filter(refund_of=charge).exists():
             return None
         return _post(
             account=account,
-            amount=-charge.amount,
+            amount=amount,
             kind=Kind.REFUND,
             memo=memo or f"Refund of {charge.get_kind_display().lower()}",
             prediction=charge.prediction,
             model=charge.model,
+            experiment=charge.experiment,
             refund_of=charge,
         )
 
 
-def job_refund(*, job_field: str, job_id: int, memo: str) -> LedgerEntry | None:
-    """Refund in full whatever was charged for a job, for any kind of job:
-    ``job_field`` is the ledger's column that names it ("prediction", "model"). None
-    when nothing was charged (a free job) or it was refunded already."""
+def job_refund(
+    *, job_field: str, job_id: int, memo: str, amount: Decimal | None = None
+) -> LedgerEntry | None:
+    """Refund whatever was charged for a job, for any kind of job: ``job_field`` is the
+    ledger's column that names it ("prediction", "model", "experiment"); in full, or
+    ``amount`` of it where charge_refund allows a part. None when nothing was charged
+    (a free job), nothing is to be given back, or it was refunded already."""
     charge = LedgerEntry.objects.filter(
         kind__in=LedgerEntry.CHARGE_KINDS, **{f"{job_field}_id": job_id}
     ).first()
-    return None if charge is None else charge_refund(charge=charge, memo=memo)
+    return None if charge is None else charge_refund(charge=charge, memo=memo, amount=amount)

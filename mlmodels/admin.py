@@ -319,3 +319,6 @@ class TrainedModelAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{model}: {error.detail}", messages.ERROR)
             else:
                 self.message_user(request, f"{model} {done}.", messages.SUCCESS)
+
+
+from mlmodels import experiment_admin  # noqa: E402, F401  (registers the experiment screens)

@@ -14,6 +14,7 @@ from core.forms import IdempotentForm, add_service_error
 from core.units import human_size
 from mlmodels import selectors
 from mlmodels.ml import catalog, targets
+from mlmodels.ml.crossval import MAX_CV_FOLDS, MIN_CV_FOLDS
 from mlmodels.models import Dataset, TrainedModel
 
 HP_PREFIX = "hp_"
@@ -120,6 +121,21 @@ class TrainForm(IdempotentForm):
         help_text="The same seed, data and settings give the same model.",
         widget=forms.NumberInput(attrs={"min": 0, "step": 1}),
     )
+    cv_folds = forms.IntegerField(
+        label="Cross-validation folds",
+        required=False,
+        help_text=(
+            f"Optional ({MIN_CV_FOLDS}–{MAX_CV_FOLDS}): also score the model on that many folds of the "
+            "training part, shown as mean ± spread beside the holdout figures. Takes about that many times longer."
+        ),
+        widget=forms.NumberInput(attrs={"min": MIN_CV_FOLDS, "max": MAX_CV_FOLDS, "step": 1}),
+    )
+    refit_full = forms.BooleanField(
+        label="Refit on every row",
+        required=False,
+        initial=True,
+        help_text="Once measured on the holdout, the model that serves predictions is fit again on all rows.",
+    )
     features = forms.MultipleChoiceField(
         label="Feature columns",
         required=False,
@@ -132,6 +148,11 @@ class TrainForm(IdempotentForm):
     )
 
     def __init__(self, *args, user, **kwargs):
+        # A re-rendered form (htmx) sends its key; an unchecked box is not sent at all,
+        # so there a missing refit_full means "off", not the default.
+        sent = kwargs.get("initial") or {}
+        if "idempotency_key" in sent:
+            sent["refit_full"] = bool(sent.get("refit_full"))
         super().__init__(*args, **kwargs)
         self.user = user
         # Changing the dataset, target or algorithm re-renders the dependent fields.
@@ -212,6 +233,8 @@ class TrainForm(IdempotentForm):
             "test_size": data["test_size"],
             "random_state": data["random_state"],
             "features": list(data["features"]) or None,
+            "cv_folds": data["cv_folds"],
+            "refit_full": bool(data["refit_full"]),
         }
 
     def add_service_error(self, error: ServiceError) -> None:

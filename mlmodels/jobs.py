@@ -1,8 +1,9 @@
-"""The job kinds of this app (core.jobs): profiling a dataset and training a model."""
+"""The job kinds of this app (core.jobs): profiling a dataset, training a model and
+searching for the best model (an experiment)."""
 
 from billing.services import job_refund
 from core.jobs.kinds import LONG_BUCKETS, JobCounts, JobKind, register
-from mlmodels.models import Dataset, TrainedModel
+from mlmodels.models import Dataset, Experiment, TrainedModel
 
 DATASET_PROFILE = register(
     JobKind(
@@ -42,3 +43,29 @@ TRAINING = register(
         never_started_message="Training never started after {attempts} attempts; the fee was refunded.",
     )
 )
+
+EXPERIMENT = register(
+    JobKind(
+        name="experiment",
+        model_label="mlmodels.Experiment",
+        task="mlmodels.tasks.experiment_task",
+        noun="experiment #{id}",
+        canceled=Experiment.Status.CANCELED,
+        # Gives back the trials not run (all of them when it never started).
+        refund=lambda job_id, memo: experiment_refund_unused(experiment_id=job_id, memo=memo),
+        # /metrics: experiments by task; one runs for up to an hour.
+        counts=JobCounts(labels={"task": "task"}, duration_buckets=LONG_BUCKETS),
+        stuck_message=(
+            "The experiment did not finish within {minutes} minutes (its worker stopped); "
+            "the trials not run were refunded."
+        ),
+        never_started_message="The experiment never started after {attempts} attempts; it was refunded.",
+    )
+)
+
+
+def experiment_refund_unused(*, experiment_id: int, memo: str):
+    """Refund the trials an experiment did not run, in one entry (at most once)."""
+    experiment = Experiment.objects.get(pk=experiment_id)
+    unused = experiment.price_per_trial * experiment.trials_not_run
+    return job_refund(job_field="experiment", job_id=experiment_id, memo=memo, amount=unused)

@@ -155,6 +155,15 @@ class TrainedModel(models.Model):
     deleted_at = models.DateTimeField(
         null=True, blank=True, help_text="Deleted by its owner; kept for the ledger."
     )
+    # Set when the model came out of an experiment: its winner, or a trial promoted.
+    experiment = models.ForeignKey(
+        "Experiment", on_delete=models.SET_NULL, null=True, blank=True, related_name="models"
+    )
+    experiment_trial = models.PositiveIntegerField(null=True, blank=True)
+    # Folds of the optional cross-validation on the training part (None: not asked).
+    cv_folds = models.PositiveSmallIntegerField(null=True, blank=True)
+    # The served model is refit on every row once the holdout metrics are measured.
+    refit_full = models.BooleanField(default=True)
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -192,3 +201,145 @@ class TrainedModel(models.Model):
     @property
     def dropped_columns(self) -> list[dict]:
         return (self.feature_schema or {}).get("dropped", [])
+
+    @property
+    def metrics_source(self) -> str:
+        """One sentence on where the metrics come from, for the page and the API."""
+        n_train, n_test = (self.metrics or {}).get("n_train"), (self.metrics or {}).get("n_test")
+        if n_train is None or n_test is None:
+            return ""
+        held_out = f"Metrics are measured on {n_test} held-out rows by a model fit on the other {n_train}"
+        if self.refit_full:
+            return f"{held_out}; the model that serves predictions was then refit on all {n_train + n_test} rows."
+        return f"{held_out}; that model serves predictions."
+
+
+class ExperimentSettings(models.Model):
+    """Operator settings of experiments (one row, edited in the admin)."""
+
+    price_per_trial = models.DecimalField(
+        **COINS,
+        null=True,
+        blank=True,
+        help_text="Coins per trial; empty: the cheapest enabled algorithm's training price.",
+    )
+
+    class Meta:
+        verbose_name = verbose_name_plural = "experiment settings"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(price_per_trial__isnull=True) | Q(price_per_trial__gte=0),
+                name="experiment_price_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return "Experiment settings"
+
+
+class Experiment(models.Model):
+    """A search for the best model of a dataset and target (core.jobs kind
+    "experiment"): trials of the chosen algorithms, cross-validated on the training
+    part, then the winner trained as a model version. Charged for ``max_trials`` up
+    front; the trials not run are refunded in one entry when it ends."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELED = "canceled", "Canceled"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="experiments")
+    name = models.CharField(max_length=100, help_text="The name the winning model gets.")
+    dataset = models.ForeignKey(
+        Dataset, on_delete=models.SET_NULL, null=True, blank=True, related_name="experiments"
+    )
+    dataset_name = models.CharField(max_length=200, blank=True)
+    target = models.CharField(max_length=255)
+    task = models.CharField(max_length=16, choices=Algorithm.Task.choices)
+    algorithms = models.JSONField(default=list, help_text="Algorithm keys, in the order they are tried.")
+    metric = models.CharField(max_length=32)
+    max_trials = models.PositiveIntegerField()
+    time_budget_seconds = models.PositiveIntegerField()
+    cv_folds = models.PositiveSmallIntegerField()
+    random_state = models.IntegerField(default=targets.DEFAULT_RANDOM_STATE)
+    test_size = models.FloatField(default=targets.DEFAULT_TEST_SIZE)
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    progress = models.PositiveSmallIntegerField(default=0)
+    stage = models.CharField(max_length=32, blank=True)
+    error = models.TextField(blank=True)
+    task_id = models.CharField(max_length=64, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Times the job was enqueued.")
+    cancel_requested_at = models.DateTimeField(
+        null=True, blank=True, help_text="The owner asked to stop; the worker stops after the current trial."
+    )
+
+    trials_done = models.PositiveIntegerField(default=0, help_text="Trials run (complete, pruned or failed).")
+    best_score = models.FloatField(null=True, blank=True)
+    best_trial = models.PositiveIntegerField(null=True, blank=True)
+    best_model = models.ForeignKey(
+        "TrainedModel", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    stopped_because = models.CharField(max_length=32, blank=True)
+    search_seconds = models.FloatField(null=True, blank=True)
+
+    price_per_trial = models.DecimalField(**COINS, default=Decimal("0.00"))
+    cost = models.DecimalField(
+        **COINS, default=Decimal("0.00"), help_text="Charged up front: price × max_trials."
+    )
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(progress__lte=100), name="experiment_progress_at_most_100"),
+            models.CheckConstraint(condition=Q(cost__gte=0), name="experiment_cost_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"experiment #{self.pk} ({self.dataset_name} → {self.target})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED, self.Status.CANCELED)
+
+    @property
+    def trials_not_run(self) -> int:
+        return max(self.max_trials - self.trials_done, 0)
+
+
+class ExperimentTrial(models.Model):
+    """One row of an experiment's leaderboard."""
+
+    class State(models.TextChoices):
+        COMPLETE = "complete", "Complete"
+        PRUNED = "pruned", "Pruned"
+        FAILED = "failed", "Failed"
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="trials")
+    number = models.PositiveIntegerField()
+    algorithm = models.CharField(max_length=64)
+    hyperparameters = models.JSONField(default=dict)
+    state = models.CharField(max_length=16, choices=State.choices)
+    cv_mean = models.FloatField(null=True, blank=True)
+    cv_std = models.FloatField(null=True, blank=True)
+    # Every metric measured: {"roc_auc": {"mean", "std"}, "accuracy": {...}, ...}.
+    scores = models.JSONField(default=dict, blank=True)
+    fit_seconds = models.FloatField(default=0)
+    rows = models.PositiveIntegerField(default=0, help_text="Rows the trial was evaluated on.")
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["experiment", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["experiment", "number"], name="experiment_trial_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"trial {self.number} of experiment #{self.experiment_id}"

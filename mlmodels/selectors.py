@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from decimal import Decimal
+
 from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 
-from mlmodels.models import Algorithm, Dataset, TrainedModel
+from mlmodels.ml.crossval import GREATER_IS_BETTER
+from mlmodels.models import Algorithm, Dataset, Experiment, ExperimentTrial, TrainedModel
 
 
 def dataset_list_for_user(*, user) -> QuerySet[Dataset]:
@@ -71,3 +75,44 @@ def model_versions(*, model: TrainedModel, user) -> QuerySet[TrainedModel]:
     if not (user.is_staff or user.pk == model.owner_id):
         versions = versions.filter(is_public=True, is_active=True, status=TrainedModel.Status.READY)
     return versions.order_by("-version")
+
+
+# --- Experiments ---------------------------------------------------------------------------
+
+
+def experiment_list_for_user(*, user) -> QuerySet[Experiment]:
+    return Experiment.objects.filter(owner=user).select_related("best_model")
+
+
+def experiment_get_for_user(*, user, pk) -> Experiment:
+    """One of the user's own experiments (staff included: an experiment is private)."""
+    return get_object_or_404(experiment_list_for_user(user=user), pk=pk)
+
+
+@dataclass(frozen=True)
+class LeaderboardRow:
+    rank: int
+    trial: ExperimentTrial
+
+
+def leaderboard(experiment: Experiment) -> list[LeaderboardRow]:
+    """Every trial, best first: complete trials by their cross-validated score (ties:
+    the earlier trial), then pruned and failed ones in the order they ran."""
+    trials = list(experiment.trials.all())
+    higher_is_better = GREATER_IS_BETTER[experiment.metric]
+    complete = sorted(
+        (
+            trial
+            for trial in trials
+            if trial.state == ExperimentTrial.State.COMPLETE and trial.cv_mean is not None
+        ),
+        key=lambda trial: (-trial.cv_mean if higher_is_better else trial.cv_mean, trial.number),
+    )
+    rest = [trial for trial in trials if trial not in complete]
+    return [LeaderboardRow(rank, trial) for rank, trial in enumerate(complete + rest, start=1)]
+
+
+def experiment_refunded(experiment: Experiment) -> Decimal:
+    """Coins given back for the trials not run (0 while it runs)."""
+    refunded = experiment.ledger_entries.filter(kind="refund").values_list("amount", flat=True).first()
+    return refunded or Decimal("0.00")

@@ -131,6 +131,10 @@ class TrainedModelSerializer(serializers.ModelSerializer):
     features = FeatureSerializer(many=True, read_only=True)
     classes = serializers.SerializerMethodField()
     dropped_columns = serializers.ListField(child=serializers.DictField(), read_only=True)
+    metrics_source = serializers.CharField(
+        read_only=True,
+        help_text="Where the metrics come from and which rows the served model was fit on.",
+    )
 
     class Meta:
         model = TrainedModel
@@ -159,6 +163,11 @@ class TrainedModelSerializer(serializers.ModelSerializer):
             "training_fee",
             "test_size",
             "random_state",
+            "cv_folds",
+            "refit_full",
+            "metrics_source",
+            "experiment",
+            "experiment_trial",
             "requested_features",
             "dropped_columns",
             "rows_used",
@@ -203,6 +212,20 @@ class TrainRequestSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
         required=False,
         allow_empty=True,
         help_text="Columns to use; default every column but the target, minus IDs and constants.",
+    )
+    cv_folds = serializers.IntegerField(
+        required=False,
+        help_text=(
+            "Also cross-validate on the training part with this many folds (2–10): the model "
+            "page shows mean ± std beside the holdout figures. Default: no cross-validation."
+        ),
+    )
+    refit_full = serializers.BooleanField(
+        required=False,
+        help_text=(
+            "After the holdout metrics are measured, refit the served model on every row "
+            "(default true). The metrics always come from the holdout fit."
+        ),
     )
 
 

@@ -15,3 +15,8 @@ def dataset_profile_task(dataset_id: int) -> None:
 def train_model_task(model_id: int) -> None:
     if services.training_claim(model_id=model_id, task_id=current_task_id()):
         services.training_execute(model_id=model_id)
+
+
+def experiment_task(experiment_id: int) -> None:
+    if services.experiment_claim(experiment_id=experiment_id, task_id=current_task_id()):
+        services.experiment_execute(experiment_id=experiment_id)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from mlmodels import views
+from mlmodels import experiment_views, views
 
 app_name = "mlmodels"
 
@@ -15,4 +15,10 @@ urlpatterns = [
     path("models/<int:pk>/", views.model_detail, name="model-detail"),
     path("models/<int:pk>/status/", views.model_status, name="model-status"),
     path("models/<int:pk>/delete/", views.model_delete, name="model-delete"),
+    path("experiments/", experiment_views.experiment_list, name="experiment-list"),
+    path("experiments/new/", experiment_views.experiment_new, name="experiment-new"),
+    path("experiments/<int:pk>/", experiment_views.experiment_detail, name="experiment-detail"),
+    path("experiments/<int:pk>/status/", experiment_views.experiment_status, name="experiment-status"),
+    path("experiments/<int:pk>/cancel/", experiment_views.experiment_cancel, name="experiment-cancel"),
+    path("experiments/<int:pk>/promote/", experiment_views.experiment_promote, name="experiment-promote"),
 ]

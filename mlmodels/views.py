@@ -27,15 +27,15 @@ PAGE_SIZE = 20
 MAX_COLUMN_CHARTS = 60
 
 
-def _is_htmx(request) -> bool:
+def is_htmx(request) -> bool:
     return request.headers.get("HX-Request") == "true"
 
 
-def _finished_partial(request, template: str, context: dict[str, Any], finished: bool) -> HttpResponse:
+def finished_partial(request, template: str, context: dict[str, Any], finished: bool) -> HttpResponse:
     """A polled status partial. Once the job is finished the answer has no polling
     trigger, and htmx is told to reload the page so the results appear."""
     response = render(request, template, context)
-    if finished and _is_htmx(request):
+    if finished and is_htmx(request):
         response["HX-Refresh"] = "true"
     return response
 
@@ -127,7 +127,7 @@ def dataset_detail(request, pk):
 @require_GET
 def dataset_status(request, pk):
     dataset = selectors.dataset_get_for_user(user=request.user, pk=pk)
-    return _finished_partial(
+    return finished_partial(
         request,
         "mlmodels/dataset_status_partial.html",
         {"dataset": dataset},
@@ -168,7 +168,7 @@ def model_list(request):
     )
 
 
-def _predict_url(model: TrainedModel) -> str:
+def predict_url(model: TrainedModel) -> str:
     return reverse("predictions:predict", args=[model.pk])
 
 
@@ -201,7 +201,7 @@ def model_detail(request, pk):
             "model": model,
             "metrics": metrics,
             "confusion": _confusion_rows(metrics.get("confusion_matrix") or {}),
-            "predict_url": _predict_url(model) if model.status == TrainedModel.Status.READY else None,
+            "predict_url": predict_url(model) if model.status == TrainedModel.Status.READY else None,
             "can_delete": is_owner or request.user.is_staff,
             "is_owner": is_owner,
             "versions": selectors.model_versions(model=model, user=request.user),
@@ -222,7 +222,7 @@ def model_detail(request, pk):
 @require_GET
 def model_status(request, pk):
     model = selectors.model_get_for_user(user=request.user, pk=pk)
-    return _finished_partial(
+    return finished_partial(
         request, "mlmodels/model_status_partial.html", {"model": model}, finished=model.is_finished
     )
 
@@ -273,7 +273,7 @@ def model_train(request):
             # hyperparameters, a missing box means "off", not "default".
             if hyperparameters_sent and form.fields[name].__class__.__name__ == "BooleanField":
                 form.initial[name] = name in initial
-        if _is_htmx(request):
+        if is_htmx(request):
             return render(request, "mlmodels/train_form_partial.html", _train_context(request, form))
     return render(request, "mlmodels/train.html", _train_context(request, form))
 

@@ -4,12 +4,14 @@ from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from mlmodels.api import AlgorithmViewSet, DatasetViewSet, TrainedModelViewSet
+from mlmodels.experiments_api import ExperimentViewSet
 from predictions.api import PredictionViewSet
 
 router = DefaultRouter()
 router.register("algorithms", AlgorithmViewSet, basename="algorithm")
 router.register("datasets", DatasetViewSet, basename="dataset")
 router.register("models", TrainedModelViewSet, basename="model")
+router.register("experiments", ExperimentViewSet, basename="experiment")
 router.register("predictions", PredictionViewSet, basename="prediction")
 
 urlpatterns = [

@@ -40,7 +40,7 @@ from billing.services import LEDGER_CENTS, LEDGER_ENTRIES
 from core.counters import MODEL_CACHE_HITS, MODEL_CACHE_MISSES
 from core.http_metrics import MULTIPROCESS
 from core.jobs import counts
-from mlmodels.jobs import TRAINING
+from mlmodels.jobs import EXPERIMENT, TRAINING
 from operations import selectors
 from operations.health import broker_for_checks, live_clusters
 from predictions.jobs import PREDICTION
@@ -120,12 +120,37 @@ def _jobs_families(series: selectors.Series) -> list[Metric]:
         labels=["kind", "status"],
     )
     # Counted now, not totals: only in-flight rows, found through the status index.
-    in_flight = {(kind, status): 0 for kind in ("prediction", "training") for status in ("queued", "running")}
+    in_flight = {
+        (kind, status): 0
+        for kind in ("prediction", "training", "experiment")
+        for status in ("queued", "running")
+    }
     for row in selectors.jobs_in_flight():
         in_flight[row["kind"], row["status"]] = row["count"]
     for (kind, status), count in in_flight.items():
         jobs.add_metric([kind, status], count)
-    return [created, finished, rows_scored, trainings_created, trainings_finished, jobs]
+    experiments_created = CounterMetricFamily(
+        "mlservice_experiments_submitted", "Experiments submitted, by task.", labels=["task"]
+    )
+    experiments_finished = CounterMetricFamily(
+        "mlservice_experiments_finished",
+        "Experiments that ended, by task and final status (succeeded, failed, canceled).",
+        labels=["task", "status"],
+    )
+    for labels, value in selectors.series_values(series, counts.JOBS_SUBMITTED, kind=EXPERIMENT.name):
+        experiments_created.add_metric([labels["task"]], value)
+    for labels, value in selectors.series_values(series, counts.JOBS_FINISHED, kind=EXPERIMENT.name):
+        experiments_finished.add_metric([labels["task"], labels["status"]], value)
+    return [
+        created,
+        finished,
+        rows_scored,
+        trainings_created,
+        trainings_finished,
+        experiments_created,
+        experiments_finished,
+        jobs,
+    ]
 
 
 def _histogram_families(series: selectors.Series) -> list[Metric]:
@@ -208,8 +233,8 @@ def _by_labels(item: tuple[dict[str, str], int]) -> list[tuple[str, str]]:
 
 
 def _database_families() -> list[Metric]:
-    """Four queries whatever the size of the tables: the shared counters, the names of
-    the models they mention, and the jobs queued or running now (two)."""
+    """Five queries whatever the size of the tables: the shared counters, the names of
+    the models they mention, and the jobs queued or running now (one per kind)."""
     series = selectors.counter_series()
     return _jobs_families(series) + _histogram_families(series) + _ledger_and_cache_families(series)
 

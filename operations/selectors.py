@@ -34,7 +34,7 @@ from core.counters import counter_family
 from core.jobs.counts import ABOVE_EVERY_BOUND
 from core.jobs.kinds import SHORT_BUCKETS
 from core.models import ServiceCounter
-from mlmodels.models import TrainedModel
+from mlmodels.models import Experiment, TrainedModel
 from predictions.models import Prediction
 
 # The dashboard's queue-wait buckets: the same as the jobs' own (core.jobs.kinds).
@@ -178,10 +178,15 @@ def model_names(model_ids: Iterable[int]) -> dict[int, str]:
 
 
 def jobs_in_flight() -> list[dict]:
-    """Jobs queued or running now: ``[{"kind", "status", "count"}]`` (two small
-    GROUP BYs over the status index)."""
+    """Jobs queued or running now: ``[{"kind", "status", "count"}]`` (a small GROUP BY
+    per kind over the status index)."""
     rows = []
-    for kind, queryset in (("prediction", Prediction.objects), ("training", TrainedModel.objects)):
+    kinds = (
+        ("prediction", Prediction.objects),
+        ("training", TrainedModel.objects),
+        ("experiment", Experiment.objects),
+    )
+    for kind, queryset in kinds:
         grouped = (
             queryset.order_by()
             .filter(status__in=("queued", "running"))

@@ -3,7 +3,7 @@
 import logging
 
 from core.idempotency import idempotency_keys_expire
-from mlmodels.services import dataset_profile_sweep, training_sweep
+from mlmodels.services import dataset_profile_sweep, experiment_sweep, training_sweep
 from predictions.services import prediction_files_expire, prediction_sweep
 
 logger = logging.getLogger(__name__)
@@ -17,6 +17,7 @@ def sweep_jobs() -> dict:
     result = {
         "datasets": dataset_profile_sweep().as_dict(),
         "training": training_sweep().as_dict(),
+        "experiments": experiment_sweep().as_dict(),
         "predictions": {**prediction_sweep().as_dict(), "files_deleted": prediction_files_expire()},
         "idempotency_keys_deleted": idempotency_keys_expire(),
     }

@@ -177,12 +177,22 @@ def job_fail(
     )
 
 
-def job_cancel(kind: JobKind, job_id: int, *, error: str) -> bool:
+def job_cancel(
+    kind: JobKind, job_id: int, *, error: str, states: tuple[str, ...] = (QUEUED,), **fields: Any
+) -> bool:
     """queued → canceled and refunded. False when a worker has started it (or it
-    finished): a running job is paid for and runs to its end."""
+    finished): a running job is paid for and runs to its end — unless the kind stops
+    on request (an experiment's worker cancels its own job with ``states=(RUNNING,)``
+    after the trial it was running)."""
     assert kind.canceled is not None, f"{kind.name} jobs cannot be canceled"
     return _end_unpaid(
-        kind, job_id, to_status=kind.canceled, states=(QUEUED,), outcome="canceled", error=error_text(error)
+        kind,
+        job_id,
+        to_status=kind.canceled,
+        states=states,
+        outcome="canceled",
+        error=error_text(error),
+        **fields,
     )
 
 

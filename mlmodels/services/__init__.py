@@ -1,6 +1,7 @@
 """Everything that changes datasets, algorithms and trained models, by what it does:
 ``datasets`` (upload, the profile job, delete), ``algorithms`` (the catalog sync),
 ``training`` (checks and submission), ``training_job`` (the worker's side),
+``experiments`` and ``experiment_job`` (the search for the best model, both sides),
 ``publishing`` (owners' and staff's actions). Views, the API, admin actions, commands
 and tasks call these; none of them writes a status, a fee or a file by itself."""
 
@@ -11,6 +12,23 @@ from mlmodels.services.datasets import (
     dataset_profile,
     dataset_profile_sweep,
     dataset_upload,
+)
+from mlmodels.services.experiment_job import (
+    experiment_claim,
+    experiment_execute,
+    experiment_fail,
+    experiment_succeed,
+    experiment_sweep,
+)
+from mlmodels.services.experiments import (
+    ExperimentRequest,
+    ExperimentSubmission,
+    experiment_cancel,
+    experiment_price_per_trial,
+    experiment_promote,
+    experiment_start,
+    experiment_submit,
+    experiment_validate,
 )
 from mlmodels.services.files import media_path
 from mlmodels.services.publishing import (
@@ -35,6 +53,19 @@ from mlmodels.services.training_job import (
 )
 
 __all__ = [
+    "ExperimentRequest",
+    "ExperimentSubmission",
+    "experiment_cancel",
+    "experiment_claim",
+    "experiment_execute",
+    "experiment_fail",
+    "experiment_price_per_trial",
+    "experiment_promote",
+    "experiment_start",
+    "experiment_submit",
+    "experiment_succeed",
+    "experiment_sweep",
+    "experiment_validate",
     "TrainingRequest",
     "TrainingSubmission",
     "algorithm_hyperparameters",

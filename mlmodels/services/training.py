@@ -21,6 +21,7 @@ from core.idempotency import idempotent_call, idempotent_replay, request_fingerp
 from core.jobs.lifecycle import job_enqueue, job_submitted
 from mlmodels.jobs import TRAINING
 from mlmodels.ml import catalog, targets
+from mlmodels.ml.crossval import MAX_CV_FOLDS, MIN_CV_FOLDS
 from mlmodels.ml.errors import DatasetError, HyperparameterError, TargetError
 from mlmodels.models import Algorithm, Dataset, TrainedModel
 from mlmodels.services.datasets import dataset_frame
@@ -43,6 +44,8 @@ class TrainingRequest:
     features: list[str] | None
     rows_used: int
     classes: list[Any] | None
+    cv_folds: int | None = None
+    refit_full: bool = True
 
 
 def _is_number(value: Any) -> bool:
@@ -60,12 +63,15 @@ def training_validate(
     test_size: Any = None,
     random_state: Any = None,
     features: Any = None,
+    cv_folds: Any = None,
+    refit_full: Any = None,
 ) -> TrainingRequest:
     """Check a training request completely, before anything is charged: the dataset is
     the caller's and ready, the target exists and suits the algorithm's task (via the
     engine's ``check_target`` on the stored data), the algorithm is offered and
     enabled, the hyperparameters pass the catalog's validator, the split and seed are
-    in range and the features are columns other than the target.
+    in range, the features are columns other than the target and ``cv_folds`` (None:
+    no cross-validation) is from MIN_CV_FOLDS to MAX_CV_FOLDS.
 
     ``dataset`` is an id (or a Dataset), ``algorithm`` a key. Raises InvalidInput with
     every problem found, keyed by the API's field names (``hyperparameters.<name>``).
@@ -81,21 +87,7 @@ def training_validate(
     elif len(name) > 100:
         add("name", f"At most 100 characters (this one has {len(name)}).")
 
-    dataset_obj: Dataset | None = None
-    dataset_id = dataset.pk if isinstance(dataset, Dataset) else dataset
-    if dataset_id in (None, ""):
-        add("dataset", "Choose a dataset.")
-    else:
-        dataset_obj = (
-            Dataset.objects.filter(pk=dataset_id, owner=user).first() if _is_int(dataset_id) else None
-        )
-        if dataset_obj is None:
-            add("dataset", f"You have no dataset with id {dataset_id}.")
-        # A dataset still being profiled can be trained on: training reads the stored
-        # file, not the profile, and an API script uploads and trains at once.
-        elif dataset_obj.status == Dataset.Status.FAILED:
-            add("dataset", f"The dataset could not be profiled: {dataset_obj.error}")
-            dataset_obj = None
+    dataset_obj = check_dataset(user, dataset, add)
 
     algorithm_obj: Algorithm | None = None
     if not isinstance(algorithm, str) or not algorithm:
@@ -143,17 +135,17 @@ def training_validate(
     elif not 0 <= int(random_state) <= targets.MAX_RANDOM_STATE:
         add("random_state", f"Must be from 0 to {targets.MAX_RANDOM_STATE}.")
 
+    if cv_folds is not None and (not _is_int(cv_folds) or not MIN_CV_FOLDS <= cv_folds <= MAX_CV_FOLDS):
+        add("cv_folds", f"Must be a whole number from {MIN_CV_FOLDS} to {MAX_CV_FOLDS}, or left out.")
+    if refit_full is None:
+        refit_full = True
+    elif not isinstance(refit_full, bool):
+        add("refit_full", "Must be true or false.")
+
     columns = dataset_obj.column_names if dataset_obj is not None else []
-    target_ok = False
-    if not isinstance(target, str) or not target.strip():
-        add("target", "Choose the column to predict.")
-    elif dataset_obj is not None:
+    target_ok = check_target_column(dataset_obj, target, add)
+    if target_ok:
         target = target.strip()
-        if target not in columns:
-            listed = ", ".join(columns[:20]) + (", …" if len(columns) > 20 else "")
-            add("target", f"The dataset has no column '{target}'; its columns are: {listed}.")
-        else:
-            target_ok = True
 
     if features is not None:
         if not isinstance(features, list) or not all(isinstance(item, str) for item in features):
@@ -200,7 +192,42 @@ def training_validate(
         features=features,
         rows_used=summary.rows_used,
         classes=summary.classes,
+        cv_folds=cv_folds,
+        refit_full=refit_full,
     )
+
+
+def check_dataset(user, dataset: Any, add) -> Dataset | None:
+    """The user's dataset named by ``dataset`` (an id or a Dataset), or None after
+    ``add``-ing why not. A dataset still being profiled is fine: training reads the
+    stored file, not the profile, and an API script uploads and trains at once."""
+    dataset_id = dataset.pk if isinstance(dataset, Dataset) else dataset
+    if dataset_id in (None, ""):
+        add("dataset", "Choose a dataset.")
+        return None
+    found = Dataset.objects.filter(pk=dataset_id, owner=user).first() if _is_int(dataset_id) else None
+    if found is None:
+        add("dataset", f"You have no dataset with id {dataset_id}.")
+        return None
+    if found.status == Dataset.Status.FAILED:
+        add("dataset", f"The dataset could not be profiled: {found.error}")
+        return None
+    return found
+
+
+def check_target_column(dataset: Dataset | None, target: Any, add) -> bool:
+    """True when ``target`` names a column of ``dataset``; otherwise ``add`` says why."""
+    if not isinstance(target, str) or not target.strip():
+        add("target", "Choose the column to predict.")
+        return False
+    if dataset is None:
+        return False
+    columns = dataset.column_names
+    if target.strip() not in columns:
+        listed = ", ".join(columns[:20]) + (", …" if len(columns) > 20 else "")
+        add("target", f"The dataset has no column '{target.strip()}'; its columns are: {listed}.")
+        return False
+    return True
 
 
 def _is_int(value: Any) -> bool:
@@ -237,14 +264,21 @@ def _check_target(dataset: Dataset, target: str, algorithm: Algorithm, add) -> t
 
 
 def model_submit(
-    *, user, request: TrainingRequest, charge: bool = True, enqueue: bool = True
+    *,
+    user,
+    request: TrainingRequest,
+    charge: bool = True,
+    enqueue: bool = True,
+    experiment=None,
+    experiment_trial: int | None = None,
 ) -> TrainedModel:
     """Create the model (``queued``, the next version of its name), charge the
     algorithm's training price and enqueue the training task on commit — all in one
     transaction: InsufficientFunds (402) leaves nothing behind.
 
     ``charge=False`` and ``enqueue=False`` are for the demo catalog, which trains
-    operator models synchronously and for free (see the seed_demo command).
+    operator models synchronously and for free (see the seed_demo command), and for an
+    experiment's winner, which its experiment paid for and trains itself.
     """
     price = request.algorithm.training_price if charge else Decimal("0.00")
     for attempt in range(3):
@@ -266,6 +300,10 @@ def model_submit(
                     hyperparameters=request.hyperparameters,
                     test_size=request.test_size,
                     random_state=request.random_state,
+                    cv_folds=request.cv_folds,
+                    refit_full=request.refit_full,
+                    experiment=experiment,
+                    experiment_trial=experiment_trial,
                     training_fee=price,
                     price_per_row=settings.DEFAULT_PRICE_PER_ROW,
                     # A version becomes active when it is ready (training_succeed).
@@ -300,13 +338,22 @@ class TrainingSubmission:
     replayed: bool = False  # an Idempotency-Key retry answered with the first model
 
 
-def model_train(*, user, idempotency_key: str | None = None, **fields: Any) -> TrainingSubmission:
+def model_train(
+    *,
+    user,
+    idempotency_key: str | None = None,
+    experiment=None,
+    experiment_trial: int | None = None,
+    **fields: Any,
+) -> TrainingSubmission:
     """Validate a training request (``fields`` as training_validate takes them), then
     charge, create and enqueue it (model_submit). With an ``idempotency_key``, a retry
     of a request that succeeded is answered with its model before any check — even if
     its dataset was deleted since — and is not charged again; the same key with other
-    fields is a 409."""
-    fingerprint = request_fingerprint(fields) if idempotency_key else ""
+    fields is a 409. ``experiment`` and ``experiment_trial`` link a promoted trial.
+    """
+    link = {"experiment": experiment.pk, "trial": experiment_trial} if experiment is not None else {}
+    fingerprint = request_fingerprint({**fields, **link}) if idempotency_key else ""
     earlier = idempotent_replay(
         user=user, scope=IDEMPOTENCY_SCOPE, key=idempotency_key, fingerprint=fingerprint
     )
@@ -318,7 +365,9 @@ def model_train(*, user, idempotency_key: str | None = None, **fields: Any) -> T
     created: list[TrainedModel] = []
 
     def submit() -> tuple[int, dict]:
-        model = model_submit(user=user, request=request)
+        model = model_submit(
+            user=user, request=request, experiment=experiment, experiment_trial=experiment_trial
+        )
         created.append(model)
         return 202, {"id": model.pk, "status": model.status, "cost": str(model.training_fee)}
 

@@ -56,10 +56,11 @@ def training_claim(*, model_id: int, task_id: str = "") -> bool:
     return job_claim(TRAINING, model_id, progress=1, stage="starting", error="", task_id=task_id[:64])
 
 
-def _read_training_frame(model: TrainedModel) -> pd.DataFrame:
-    dataset = model.dataset
+def read_dataset_frame(dataset, dataset_name: str) -> pd.DataFrame:
+    """The whole table of a job's dataset, within the service's row and column limits;
+    DatasetError when it was deleted or its file is missing."""
     if dataset is None:
-        raise DatasetError(f"The dataset '{model.dataset_name}' was deleted before the model was trained.")
+        raise DatasetError(f"The dataset '{dataset_name}' was deleted before the job ran.")
     path = media_path(dataset.file.name)
     if not path.exists():
         raise DatasetError(f"The file of dataset '{dataset.name}' is missing; upload the data again.")
@@ -80,7 +81,7 @@ def training_execute(*, model_id: int) -> TrainedModel:
     try:
         report("reading", 2)
         started = time.perf_counter()
-        frame = _read_training_frame(model)
+        frame = read_dataset_frame(model.dataset, model.dataset_name)
         read_seconds = time.perf_counter() - started
         result = training.train_model(
             frame,
@@ -90,6 +91,8 @@ def training_execute(*, model_id: int) -> TrainedModel:
             test_size=model.test_size,
             random_state=model.random_state,
             features=model.requested_features,
+            cv_folds=model.cv_folds,
+            refit_full=model.refit_full,
             progress=report,
         )
         del frame

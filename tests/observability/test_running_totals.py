@@ -164,3 +164,17 @@ def test_the_upgrade_seeds_the_totals_from_the_rows_written_before(alice_api, tr
     # Seeding again sets the same totals (it does not add to them).
     seed.seed_running_totals(apps, None)
     assert scrape().value("mlservice_predictions_submitted_total") == 5
+
+
+def test_experiments_are_counted_by_task_and_final_status(alice_api, trained_model, scrape):
+    body = {"dataset": trained_model.dataset_id, "target": "label", "max_trials": 2, "cv_folds": 2}
+    waiting, canceled = (alice_api.post("/api/v1/experiments/", body, format="json").json() for _ in range(2))
+    assert alice_api.post(f"/api/v1/experiments/{canceled['id']}/cancel/").status_code == 200
+
+    metrics = scrape()
+    assert metrics.value("mlservice_experiments_submitted_total", task="classification") == 2
+    assert (
+        metrics.value("mlservice_experiments_finished_total", task="classification", status="canceled") == 1
+    )
+    assert metrics.value("mlservice_jobs", kind="experiment", status="queued") == 1
+    assert waiting["status"] == "queued"
