@@ -22,7 +22,12 @@ pytestmark = [pytest.mark.reliability, pytest.mark.postgres, pytest.mark.redis]
 ROW = {"age": 61, "income": 72.5, "color": "red", "member": True}
 # Which object a path parameter names, by the path's first part under /api/v1/ (or
 # the site's URL prefix). A new kind of object must be added here, or the test fails.
-OBJECT_BY_PREFIX = {"datasets": "dataset", "models": "model", "predictions": "prediction"}
+OBJECT_BY_PREFIX = {
+    "datasets": "dataset",
+    "models": "model",
+    "predictions": "prediction",
+    "experiments": "experiment",
+}
 # Public by design: the algorithm catalog (the same for everyone).
 PUBLIC_OBJECT_PATHS = {"/api/v1/algorithms/{key}/"}
 # Anonymous endpoints without a session: nothing for a forged request to ride on.
@@ -32,7 +37,7 @@ NO_SESSION_POSTS = {"/api/v1/auth/register/", "/api/v1/auth/token/"}
 @pytest.fixture
 def objects(live, make_user, make_model):
     """Alice's dataset (ready), private model (ready), a prediction still queued and one
-    that succeeded; and bob, who owns nothing of hers."""
+    that succeeded, an experiment still queued; and bob, who owns nothing of hers."""
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from mlmodels import services as mlmodels_services
@@ -51,6 +56,9 @@ def objects(live, make_user, make_model):
     run_prediction(done.pk)  # in this process: the matrix needs a finished job, not a worker
     done.refresh_from_db()
     assert done.status == "succeeded" and dataset.status == "ready"
+    experiment = mlmodels_services.experiment_start(
+        user=alice, dataset=dataset.pk, target="label", max_trials=2, cv_folds=2
+    ).experiment
     return {
         "alice": alice,
         "alice_token": alice_token,
@@ -60,16 +68,20 @@ def objects(live, make_user, make_model):
         "model": model,
         "prediction": queued,
         "finished_prediction": done,
+        "experiment": experiment,
     }
 
 
 def snapshot(objects) -> dict[str, Any]:
     """What bob must not be able to change."""
     from billing.models import CoinAccount, LedgerEntry
-    from mlmodels.models import Dataset, TrainedModel
+    from mlmodels.models import Dataset, Experiment, TrainedModel
     from predictions.models import Prediction
 
     return {
+        "experiments": list(
+            Experiment.objects.order_by("pk").values_list("pk", "status", "cancel_requested_at")
+        ),
         "dataset": Dataset.objects.filter(pk=objects["dataset"].pk).values("status", "name").first(),
         "model": TrainedModel.objects.filter(pk=objects["model"].pk)
         .values("status", "is_public", "is_active", "price_per_row", "deleted_at")
@@ -137,7 +149,8 @@ def test_every_api_object_endpoint_is_404_to_another_user_and_401_to_anonymous(l
             )
             assert answer.status == 200, (template, answer.describe())
     # Lists show another user nothing of hers.
-    for path in ("/api/v1/datasets/", "/api/v1/models/?mine=true", "/api/v1/models/", "/api/v1/predictions/"):
+    lists = ("/api/v1/datasets/", "/api/v1/models/?mine=true", "/api/v1/models/", "/api/v1/predictions/")
+    for path in (*lists, "/api/v1/experiments/"):
         listed = http.get(path, token=objects["bob_token"]).data["results"]
         assert listed == [], (path, listed)
     ledger = http.get("/api/v1/billing/ledger/", token=objects["bob_token"]).data["results"]
