@@ -24,6 +24,10 @@ EARLY_STOPPING_VALIDATION_SHARE = 0.1
 CATBOOST_EARLY_STOPPING_ROUNDS = 50
 # Early stopping that kept at least this share of the iterations changes nothing.
 KEEP_AS_ASKED_SHARE = 0.95
+# libsvm cannot be stopped partway and some settings (large C, a steep kernel) need
+# millions of iterations: a search fit stops after this many, so one setting cannot
+# overrun the time budget by minutes (seen on titanic: one fit ran over 20 minutes).
+SVC_SEARCH_MAX_ITER = 200_000
 
 
 class OutOfTime(Exception):
@@ -68,6 +72,8 @@ def fit_fold(
 ) -> FoldOutcome:
     started = time.perf_counter()
     pipeline = build_pipeline(spec, params, features, random_state=random_state, labels=y_fit)
+    if spec.key == "svc":
+        pipeline.set_params(model__estimator__max_iter=SVC_SEARCH_MAX_ITER)
     early = len(y_fit) >= EARLY_STOPPING_MIN_ROWS
     realised: dict[str, Any] = {}
     is_catboost = spec.key.startswith("catboost")
