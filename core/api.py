@@ -104,7 +104,12 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     if refused is not None:
         return refused
     if isinstance(exc, ServiceError):
-        return Response(error_body(exc.detail, exc.errors, **exc.extra), status=exc.status_code)
+        extra = dict(exc.extra)
+        retry_after = extra.pop("retry_after", None)
+        response = Response(error_body(exc.detail, exc.errors, **extra), status=exc.status_code)
+        if retry_after is not None:
+            response["Retry-After"] = str(retry_after)
+        return response
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
     if isinstance(exc, Http404):

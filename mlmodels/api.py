@@ -13,7 +13,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from core.errors import Conflict, InvalidInput, NotAllowed
-from core.jobs.waiting import parse_prefer_wait, wait_until_finished
+from core.jobs.waiting import parse_prefer_wait, wait_for_submission
 from core.openapi import ERROR_RESPONSES, IDEMPOTENCY_HEADER, PREFER_HEADER
 from core.parsers import JSONParser
 from mlmodels import selectors, services
@@ -241,10 +241,8 @@ class TrainedModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
             **serializer.validated_data,
         )
         model_id = submission.model.pk
-        finished = (
-            wait
-            and not submission.replayed
-            and wait_until_finished(TRAINING, model_id, seconds=wait, fresh=True)
+        finished = wait_for_submission(
+            TRAINING, model_id, wait=wait, user_id=request.user.pk, replayed=submission.replayed
         )
         model = TrainedModel.objects.select_related("algorithm", "owner").get(pk=model_id)
         return Response(

@@ -8,7 +8,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from core.jobs.waiting import parse_prefer_wait, wait_until_finished
+from core.jobs.waiting import parse_prefer_wait, wait_for_submission
 from core.openapi import ERROR_RESPONSES, IDEMPOTENCY_HEADER, PREFER_HEADER
 from mlmodels import selectors, services
 from mlmodels.experiment_serializers import (
@@ -85,10 +85,8 @@ class ExperimentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
             **serializer.validated_data,
         )
         experiment_id = submission.experiment.pk
-        finished = (
-            wait
-            and not submission.replayed
-            and wait_until_finished(EXPERIMENT, experiment_id, seconds=wait, fresh=True)
+        finished = wait_for_submission(
+            EXPERIMENT, experiment_id, wait=wait, user_id=request.user.pk, replayed=submission.replayed
         )
         experiment = selectors.experiment_get_for_user(user=request.user, pk=experiment_id)
         return self._render(experiment, status.HTTP_201_CREATED if finished else status.HTTP_202_ACCEPTED)

@@ -266,6 +266,24 @@ QUEUED_STALE_SECONDS = env_int("QUEUED_STALE_SECONDS", 300, minimum=5)
 # Input and result files of a prediction are deleted this many days after it finished
 # (the prediction, its inline results and its ledger entries stay); 0 keeps them forever.
 PREDICTION_FILE_RETENTION_DAYS = env_int("PREDICTION_FILE_RETENTION_DAYS", 30, minimum=0)
+# Job budgets (issue 13). Queued + running jobs one user may have at once, over every
+# kind; beyond it a submission answers 429 and is not charged.
+MAX_ACTIVE_JOBS_PER_USER = env_int("MAX_ACTIVE_JOBS_PER_USER", 20, minimum=1)
+# Requests one web process lets wait for a job at once (Prefer: wait), and requests one
+# user may have waiting at once (over every process with Redis): beyond either the
+# request answers at once (202) and the client polls, so waiting never takes every
+# thread and /healthz and other users are always served.
+PREFER_WAIT_MAX_PER_PROCESS = env_int(
+    "PREFER_WAIT_MAX_PER_PROCESS", max(1, env_int("GUNICORN_THREADS", 4, minimum=1) - 1), minimum=1
+)
+PREFER_WAIT_MAX_PER_USER = env_int("PREFER_WAIT_MAX_PER_USER", 8, minimum=1)
+# A training (or an experiment's trial) one-hot encodes categorical columns densely:
+# rows x encoded columns above this are refused before the charge (CatBoost, which
+# encodes nothing, counts one column per feature). 50,000,000 float64 cells = 400 MB.
+TRAINING_MAX_ENCODED_CELLS = env_int("TRAINING_MAX_ENCODED_CELLS", 50_000_000, minimum=1000)
+# Memory (MB) a job may allocate on top of what its worker process holds when it starts
+# (RLIMIT_DATA, Linux); beyond it the job fails with a readable error. 0: no limit.
+JOB_MEMORY_LIMIT_MB = env_int("JOB_MEMORY_LIMIT_MB", 4096, minimum=0)
 # How often the sweep runs (minutes).
 SWEEP_INTERVAL_MINUTES = env_int("SWEEP_INTERVAL_MINUTES", 1, minimum=1)
 

@@ -17,7 +17,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from core.errors import InvalidInput
-from core.jobs.waiting import parse_prefer_wait, wait_until_finished
+from core.jobs.waiting import parse_prefer_wait, wait_for_submission
 from core.openapi import ERROR_RESPONSES, IDEMPOTENCY_HEADER, PREFER_HEADER, ErrorSerializer
 from core.parsers import JSONParser
 from predictions import selectors, services
@@ -134,8 +134,9 @@ class PredictionViewSet(viewsets.GenericViewSet):
             self.upload_handler.discard_unclaimed()
 
         prediction = submission.prediction
-        if wait and not prediction.is_finished:
-            wait_until_finished(PREDICTION, prediction.pk, seconds=wait, fresh=not submission.replayed)
+        if not prediction.is_finished and wait_for_submission(
+            PREDICTION, prediction.pk, wait=wait, user_id=request.user.pk, replayed=submission.replayed
+        ):
             prediction = Prediction.objects.select_related("model").get(pk=prediction.pk)
         finished = wait is not None and prediction.is_finished
         headers = {"Location": reverse("prediction-detail", args=[prediction.pk])}

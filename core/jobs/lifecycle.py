@@ -30,9 +30,10 @@ from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
+from core.errors import Throttled
 from core.job_events import job_status_moved
 from core.jobs.counts import count_claimed, count_finished, count_submitted
-from core.jobs.kinds import JobKind
+from core.jobs.kinds import JobKind, registered
 from core.jobs.queue import enqueue_on_commit
 from core.jobs.waiting import announce_finished
 from core.logs import job_event
@@ -50,6 +51,8 @@ RUNNING_GRACE_SECONDS = 60
 MAX_ENQUEUE_ATTEMPTS = 3
 
 QUEUED, RUNNING = "queued", "running"
+# Seconds a client over MAX_ACTIVE_JOBS_PER_USER is asked to wait before trying again.
+ACTIVE_JOBS_RETRY_AFTER = 30
 
 
 def _in_state(kind: JobKind, state: str) -> Q:
@@ -75,15 +78,48 @@ def _status_of(kind: JobKind, state: str) -> str:
     return kind.queued if state == QUEUED else kind.running
 
 
-def job_enqueue(kind: JobKind, job_id: int, *, attempt: int = 1) -> None:
-    """Enqueue the job's task once the current transaction commits."""
-    enqueue_on_commit(kind.task, job_id, task_name=f"{kind.name}-{job_id}-{attempt}")
+def job_enqueue(kind: JobKind, job_id: int, *, attempt: int = 1, deferral: int = 0) -> None:
+    """Enqueue the job's task once the current transaction commits. ``deferral``: the
+    task is put back for a fairer order (core.jobs.fairness), named ``…-deferred<n>``."""
+    name = f"{kind.name}-{job_id}-{attempt}" + (f"-deferred{deferral}" if deferral else "")
+    enqueue_on_commit(kind.task, job_id, task_name=name)
 
 
 def job_submitted(kind: JobKind, job: Any) -> None:
-    """Count a job just created, in the transaction that creates it (after its charge,
-    so every transaction raises the ledger's counters before the jobs')."""
+    """Check the owner's bound and count a job just created, in the transaction that
+    creates it (after its charge, so every transaction raises the ledger's counters
+    before the jobs'). Raises Throttled (429) — rolling back the charge and the job —
+    when the owner would have more than MAX_ACTIVE_JOBS_PER_USER jobs queued or running."""
+    check_active_jobs(owner_id=job.owner_id)
     count_submitted(kind, job)
+
+
+def active_jobs(*, owner_id: int) -> int:
+    """The owner's jobs queued or running, over every kind, in one query."""
+    querysets = [
+        _jobs(kind, QUEUED, RUNNING, owner_id=owner_id).order_by().values("pk") for kind in registered()
+    ]
+    return querysets[0].union(*querysets[1:], all=True).count() if querysets else 0
+
+
+def check_active_jobs(*, owner_id: int) -> None:
+    """The per-user bound on queued + running jobs. Called after the charge locked the
+    owner's coin account, so two submissions racing for the last place are counted one
+    after the other (a free model's submission takes no lock and may pass by one)."""
+    limit = settings.MAX_ACTIVE_JOBS_PER_USER
+    active = active_jobs(owner_id=owner_id)
+    if active > limit:
+        message = (
+            f"You have {limit} jobs queued or running, the most one account may have at once; "
+            "wait for some to finish (or cancel some), then try again."
+        )
+        raise Throttled(
+            message,
+            {"non_field_errors": [message]},
+            active_jobs=active - 1,
+            limit=limit,
+            retry_after=ACTIVE_JOBS_RETRY_AFTER,
+        )
 
 
 def job_claim(kind: JobKind, job_id: int, **fields: Any) -> bool:

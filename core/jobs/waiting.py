@@ -9,13 +9,23 @@ and polling fine enough would load the database with every waiting request.
 Without Redis (the embedded setup, ORM broker) the waiting request polls the database.
 The database stays the truth either way: a wake-up only says "look now", and a lost
 one costs at most the wait.
+
+Waiting holds a web thread, so it is bounded (``wait_for_submission``): a replayed
+submission never waits (it was not paid for again), a web process lets at most
+PREFER_WAIT_MAX_PER_PROCESS requests wait at once and a user at most
+PREFER_WAIT_MAX_PER_USER (over every process when Redis is configured). Beyond a bound
+the request answers at once, as without ``Prefer: wait``; the client polls.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.conf import settings
 from django.db import transaction
@@ -114,3 +124,90 @@ def wait_until_finished(kind: JobKind, job_id: int, *, seconds: float, fresh: bo
     # only after the finishing status change committed.
     _push(kind, job_id)
     return True
+
+
+class _ProcessSlots:
+    """Waiting requests in this process: in all and per user."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.total = 0
+        self.by_user: Counter[int] = Counter()
+
+    def take(self, user_id: int, *, per_user: bool) -> bool:
+        with self.lock:
+            if self.total >= settings.PREFER_WAIT_MAX_PER_PROCESS:
+                return False
+            if per_user and self.by_user[user_id] >= settings.PREFER_WAIT_MAX_PER_USER:
+                return False
+            self.total += 1
+            self.by_user[user_id] += 1
+            return True
+
+    def give_back(self, user_id: int) -> None:
+        with self.lock:
+            self.total -= 1
+            self.by_user[user_id] -= 1
+            if self.by_user[user_id] <= 0:
+                del self.by_user[user_id]
+
+
+_slots = _ProcessSlots()
+
+
+def _user_key(user_id: int) -> str:
+    return f"{settings.Q_CLUSTER.get('name', 'mlservice')}:waiting:{user_id}"
+
+
+@contextmanager
+def _waiting_slot(user_id: int) -> Iterator[bool]:
+    """True while this request may wait. The per-user count is shared in Redis when
+    there is one (it expires, so a killed process cannot leak a slot for long)."""
+    client = redis_client()
+    shared = False
+    if client is not None:
+        key = _user_key(user_id)
+        try:
+            count, _ = (
+                client.pipeline(transaction=False).incr(key).expire(key, MAX_WAIT_SECONDS + 10).execute()
+            )
+            shared = True
+        except Exception as error:
+            logger.warning("counting waiters in Redis failed (%s); counting in this process", error)
+        if shared and count > settings.PREFER_WAIT_MAX_PER_USER:
+            _give_back_shared(client, key)
+            yield False
+            return
+    if not _slots.take(user_id, per_user=not shared):
+        if shared:
+            _give_back_shared(client, _user_key(user_id))
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        _slots.give_back(user_id)
+        if shared:
+            _give_back_shared(client, _user_key(user_id))
+
+
+def _give_back_shared(client, key: str) -> None:
+    try:
+        client.decr(key)
+    except Exception as error:  # the key expires anyway
+        logger.warning("releasing a waiter in Redis failed: %s", error)
+
+
+def wait_for_submission(
+    kind: JobKind, job_id: int, *, wait: int | None, user_id: int, replayed: bool
+) -> bool:
+    """The ``Prefer: wait`` of a submission: wait up to ``wait`` seconds for the job
+    just submitted, within the bounds above. True once it is (probably) finished; False
+    at once for a replay, no ``wait``, or no free waiting slot."""
+    if not wait or replayed:
+        return False
+    with _waiting_slot(user_id) as allowed:
+        if not allowed:
+            logger.info("not waiting for %s %s: too many requests waiting", kind.name, job_id)
+            return False
+        return wait_until_finished(kind, job_id, seconds=wait, fresh=True)

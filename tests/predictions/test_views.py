@@ -186,7 +186,8 @@ def test_bob_gets_404_on_alices_prediction_pages(client, bob, alice, classifier,
     assert Prediction.objects.get().status == "queued"
 
 
-def test_the_history_filters_and_paginates(alice_web, alice, classifier, regressor, row):
+def test_the_history_filters_and_paginates(alice_web, alice, classifier, regressor, row, settings):
+    settings.MAX_ACTIVE_JOBS_PER_USER = 50  # no worker runs: all 23 stay queued
     for _ in range(22):
         services.prediction_submit(user=alice, model_id=classifier.pk, inputs=row)
     other = services.prediction_submit(user=alice, model_id=regressor.pk, inputs=row).prediction

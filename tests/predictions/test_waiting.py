@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from core.jobs import waiting
 from core.jobs.waiting import wait_until_finished
 from predictions import services
 from predictions.jobs import PREDICTION
@@ -73,3 +74,15 @@ def test_a_job_still_running_times_out(redis_url, alice, classifier, row):
     started = time.monotonic()
     assert not wait_until_finished(PREDICTION, prediction.pk, seconds=0.3)
     assert 0.25 < time.monotonic() - started < 2
+
+
+def test_with_redis_a_users_waiters_are_counted_over_every_process(redis_url, alice, bob, settings):
+    """Waiters in other web processes count towards the per-user bound (issue 13, item 3)."""
+    settings.PREFER_WAIT_MAX_PER_USER = 2
+    redis_url.set(waiting._user_key(alice.pk), 2)  # two of alice's requests wait elsewhere
+    with waiting._waiting_slot(alice.pk) as allowed:
+        assert not allowed
+    with waiting._waiting_slot(bob.pk) as allowed:
+        assert allowed
+    assert int(redis_url.get(waiting._user_key(alice.pk))) == 2
+    assert int(redis_url.get(waiting._user_key(bob.pk))) == 0
