@@ -4,19 +4,31 @@ running or finished and does nothing."""
 
 from __future__ import annotations
 
+from core.jobs.fairness import defer_for_fairness
+from core.jobs.limits import job_memory_limit
 from core.logs import current_task_id
 from mlmodels import services
+from mlmodels.jobs import DATASET_PROFILE, EXPERIMENT, TRAINING
 
 
 def dataset_profile_task(dataset_id: int) -> None:
-    services.dataset_profile(dataset_id=dataset_id, task_id=current_task_id())
+    if defer_for_fairness(DATASET_PROFILE, dataset_id):
+        return
+    with job_memory_limit():
+        services.dataset_profile(dataset_id=dataset_id, task_id=current_task_id())
 
 
 def train_model_task(model_id: int) -> None:
+    if defer_for_fairness(TRAINING, model_id):
+        return
     if services.training_claim(model_id=model_id, task_id=current_task_id()):
-        services.training_execute(model_id=model_id)
+        with job_memory_limit():
+            services.training_execute(model_id=model_id)
 
 
 def experiment_task(experiment_id: int) -> None:
+    if defer_for_fairness(EXPERIMENT, experiment_id):
+        return
     if services.experiment_claim(experiment_id=experiment_id, task_id=current_task_id()):
-        services.experiment_execute(experiment_id=experiment_id)
+        with job_memory_limit():
+            services.experiment_execute(experiment_id=experiment_id)

@@ -26,6 +26,7 @@ import numpy as np
 from django.conf import settings
 
 from core.counters import record_model_cache
+from core.jobs.fairness import defer_for_fairness
 from core.logs import current_task_id
 from mlmodels.ml.artifacts import LoadedArtifact, load_artifact
 from mlmodels.ml.errors import InputError, MLError
@@ -40,6 +41,7 @@ from mlmodels.ml.scoring import (
 from mlmodels.models import TrainedModel
 from predictions import services
 from predictions.coerced import coerced_from_json
+from predictions.jobs import PREDICTION
 from predictions.models import Prediction
 from predictions.uploads import result_relative_path
 
@@ -200,6 +202,8 @@ def _count_cache_lookup(hit: bool | None) -> None:
 def run_prediction(prediction_id: int) -> str:
     """Score one prediction job: claim it, score it, record success or failure (with
     a full refund). Safe to run any number of times."""
+    if defer_for_fairness(PREDICTION, prediction_id):
+        return f"prediction {prediction_id} deferred: another user's job ran first"
     if not services.prediction_claim(prediction_id=prediction_id, task_id=current_task_id()):
         return f"prediction {prediction_id} is not queued; nothing to do"
     prediction = Prediction.objects.select_related("model").get(pk=prediction_id)

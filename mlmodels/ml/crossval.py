@@ -127,14 +127,19 @@ def cross_validate(
     classes: list[Any] | None,
     folds: int,
     random_state: int,
+    fit: Callable[[Pipeline, pd.DataFrame, np.ndarray], None] | None = None,
 ) -> dict[str, Any]:
     """``{"folds": k, metric: {"mean", "std"}, ...}`` for TRAINING_CV_METRICS[task].
-    ``build(fit_labels)`` returns a fresh unfitted pipeline for each fold."""
+    ``build(fit_labels)`` returns a fresh unfitted pipeline for each fold; ``fit``
+    fits it (default: ``pipeline.fit``)."""
     per_fold = []
     for train_positions, test_positions in make_folds(y, task=task, folds=folds, random_state=random_state):
         y_fit = y[train_positions]
         pipeline = build(y_fit)
-        pipeline.fit(x.iloc[train_positions], y_fit)
+        if fit is None:
+            pipeline.fit(x.iloc[train_positions], y_fit)
+        else:
+            fit(pipeline, x.iloc[train_positions], y_fit)
         predicted, probabilities = predict_fold(pipeline, x.iloc[test_positions], task)
         per_fold.append(fold_scores(task, y[test_positions], predicted, probabilities, classes))
     return {"folds": folds, **summarise(per_fold, TRAINING_CV_METRICS[task])}

@@ -42,11 +42,9 @@ REASON_CONSTANT = "constant"
 REASON_EMPTY = "every value is missing"
 
 
-def _drop_reason(values: pd.Series, kind: str) -> str | None:
-    """Why an automatically chosen column should be left out, or None to keep it."""
-    present = values.dropna()
-    distinct = int(present.nunique())
-    rows = len(values)
+def drop_reason_by_counts(kind: str, *, distinct: int, present: int, rows: int) -> str | None:
+    """The part of the automatic choice that needs only counts (a dataset's profile
+    has them): empty, constant, identifier-like text. None: keep (so far)."""
     if distinct == 0:
         return REASON_EMPTY
     if distinct == 1:
@@ -54,10 +52,19 @@ def _drop_reason(values: pd.Series, kind: str) -> str | None:
     if kind == "categorical":
         if distinct == rows:
             return REASON_IDENTIFIER
-        if distinct >= MIN_DISTINCT_FOR_HIGH_CARDINALITY and distinct > HIGH_CARDINALITY_SHARE * len(present):
-            return (
-                f"{distinct} different values in {len(present)} rows (looks like an identifier or free text)"
-            )
+        if distinct >= MIN_DISTINCT_FOR_HIGH_CARDINALITY and distinct > HIGH_CARDINALITY_SHARE * present:
+            return f"{distinct} different values in {present} rows (looks like an identifier or free text)"
+    return None
+
+
+def _drop_reason(values: pd.Series, kind: str) -> str | None:
+    """Why an automatically chosen column should be left out, or None to keep it."""
+    present = values.dropna()
+    distinct = int(present.nunique())
+    rows = len(values)
+    reason = drop_reason_by_counts(kind, distinct=distinct, present=len(present), rows=rows)
+    if reason is not None:
+        return reason
     if kind == "numeric" and distinct == rows and rows > 2:
         numbers = present.to_numpy(dtype="float64")
         whole = bool(np.all(np.mod(numbers, 1) == 0))
@@ -197,3 +204,42 @@ def build_preprocessor(features: list[Feature], *, native_categorical: bool = Fa
         )
     # sparse_threshold=0: always dense, see MAX_ONE_HOT_CATEGORIES.
     return ColumnTransformer(transformers, remainder="drop", sparse_threshold=0.0)
+
+
+def feature_counts(features: list[Feature]) -> list[tuple[str, int]]:
+    """(kind, distinct values) of fitted features, for encoded_width: the listed
+    categories are capped at MAX_LISTED_CATEGORIES, above the one-hot cap."""
+    return [(feature.kind, len(feature.categories or [])) for feature in features]
+
+
+def encoded_width(kinds_and_distinct: list[tuple[str, int]], *, native_categorical: bool) -> int:
+    """Columns the preprocessor makes of features given as (kind, distinct values):
+    one per numeric feature; one per category (at most MAX_ONE_HOT_CATEGORIES) for a
+    one-hot encoded one, or one when the estimator takes categories natively."""
+    width = 0
+    for kind, distinct in kinds_and_distinct:
+        if kind == "numeric" or native_categorical:
+            width += 1
+        else:
+            width += max(1, min(distinct, MAX_ONE_HOT_CATEGORIES))
+    return width
+
+
+def check_encoded_size(
+    kinds_and_distinct: list[tuple[str, int]], *, rows: int, native_categorical: bool, limit: int | None
+) -> None:
+    """Refuse (TrainingError on ``features``) a table whose encoded form, rows x
+    columns, exceeds ``limit`` cells: the one rule, used before a training is charged
+    (from the dataset's profile) and again by the engine on the rows it fits."""
+    if limit is None:
+        return
+    width = encoded_width(kinds_and_distinct, native_categorical=native_categorical)
+    cells = rows * width
+    if cells > limit:
+        message = (
+            f"This training would encode {rows:,} rows x {width:,} columns = {cells:,} values, over the "
+            f"limit of {limit:,} (categorical columns become one column per category, up to "
+            f"{MAX_ONE_HOT_CATEGORIES} each). Choose fewer categorical features, fewer rows, or CatBoost, "
+            "which takes categories as they are."
+        )
+        raise TrainingError(message, {"features": [message]})

@@ -37,8 +37,9 @@ from threadpoolctl import threadpool_limits
 
 from .catalog import ALGORITHMS, TRAINING_THREADS, check_for_target, validate_hyperparameters
 from .crossval import METRICS, make_folds, summarise
-from .errors import HyperparameterError, MLError
+from .errors import HyperparameterError, MLError, TrainingError
 from .holdout import Rows, load_rows, split_holdout
+from .preprocessing import check_encoded_size, feature_counts
 from .search_plan import SearchPlan, check_search, default_metric
 from .space import ALGORITHM_PARAMETER, default_point, search_space, suggest
 from .trialfit import FoldOutcome, OutOfTime, fit_fold, merge_realised
@@ -143,9 +144,12 @@ def run_search(
     features: list[str] | None = None,
     on_trial: Callable[[TrialResult, list[TrialResult]], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    max_encoded_cells: int | None = None,
 ) -> SearchResult:
     """Search ``plan.algorithms`` on the training part of ``frame``. Raises MLError for
-    a target or features that cannot be used; a trial's own failure is a failed trial."""
+    a target or features that cannot be used; a trial's own failure is a failed trial.
+    An algorithm whose encoded table would exceed ``max_encoded_cells`` (the bound
+    train_model applies, see preprocessing.check_encoded_size) is left out."""
     budget = _Budget(plan, should_stop)
     rows = load_rows(frame, target=target, task=plan.task, features=features)
     holdout = split_holdout(rows, task=plan.task, test_size=float(test_size), random_state=int(random_state))
@@ -159,8 +163,18 @@ def run_search(
             skipped[key] = (
                 f"left out: {n_train:,} training rows (the support vector machine is searched up to {SVC_MAX_ROWS:,})"
             )
-        else:
-            algorithms.append(key)
+            continue
+        try:
+            check_encoded_size(
+                feature_counts(rows.features),
+                rows=len(rows.labels),
+                native_categorical=ALGORITHMS[key].native_categorical,
+                limit=max_encoded_cells,
+            )
+        except TrainingError as error:
+            skipped[key] = f"left out: {error.message}"
+            continue
+        algorithms.append(key)
     if not algorithms:
         raise MLError("No algorithm can be searched on this table.", {"algorithms": list(skipped.values())})
     rungs = _rungs(x_train, y_train, plan)

@@ -19,6 +19,7 @@ import pandas as pd
 from catboost import CatBoostError
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.inspection import permutation_importance
+from sklearn.metrics import get_scorer
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
@@ -28,7 +29,9 @@ from .errors import TrainingError
 from .holdout import load_rows, split_holdout
 from .metrics import classification_metrics, importance_list, json_label, regression_metrics
 from .pipelines import build_pipeline
+from .preprocessing import check_encoded_size, feature_counts
 from .schema import FeatureSchema
+from .stopping import fit_stoppable, stoppable_scorer
 from .targets import DEFAULT_RANDOM_STATE, DEFAULT_TEST_SIZE, check_random_state, check_test_size
 
 ProgressCallback = Callable[[str, int], None]
@@ -37,6 +40,8 @@ ProgressCallback = Callable[[str, int], None]
 # the holdout keeps that to seconds on large tables.
 IMPORTANCE_MAX_ROWS = 2000
 IMPORTANCE_REPEATS = 5
+# ...and features x repeats at most this many predictions (499 features: one repeat each).
+IMPORTANCE_MAX_PREDICTIONS = 500
 MAX_WARNINGS = 5
 
 
@@ -86,6 +91,7 @@ def train_model(
     progress: ProgressCallback | None = None,
     refit_full: bool = True,
     cv_folds: int | None = None,
+    max_encoded_cells: int | None = None,
 ) -> TrainingResult:
     """Train ``algorithm`` on the raw table ``frame`` (values as read from a CSV).
 
@@ -94,6 +100,10 @@ def train_model(
     usable row (holdout included), so the served model has seen all the data; its
     quality is the holdout fit's, which is the honest estimate. ``cv_folds`` adds a
     k-fold cross-validation on the training part (``metrics["cross_validation"]``).
+    ``max_encoded_cells`` bounds rows x encoded columns (preprocessing.check_encoded_size).
+
+    ``progress`` is called often (during fits and importances too, see stopping.py):
+    whatever it raises stops the training, which is how a deleted model's worker stops.
 
     Raises HyperparameterError, TargetError or TrainingError (all MLError) with a
     message the user can act on; anything else is a bug.
@@ -112,6 +122,12 @@ def train_model(
     classes = rows.classes
     chosen = rows.features
 
+    check_encoded_size(
+        feature_counts(chosen),
+        rows=len(rows.labels),
+        native_categorical=spec.native_categorical,
+        limit=max_encoded_cells,
+    )
     target_problems = check_for_target(
         spec.key, params, target=target, n_classes=len(classes) if classes is not None else None
     )
@@ -132,9 +148,8 @@ def train_model(
     # which also keeps timings steady when several workers share a machine.
     caught: list[warnings.WarningMessage] = []
     with threadpool_limits(limits=TRAINING_THREADS):
-        report("fitting", 20)
         fit_started = time.perf_counter()
-        _fit(spec.name, pipeline, x_train, y_train, caught)
+        _fit(spec.name, pipeline, x_train, y_train, caught, report=report, stage="fitting", percent=20)
         timings["fit_seconds"] = round(time.perf_counter() - fit_started, 3)
 
         report("evaluating", 70)
@@ -154,7 +169,7 @@ def train_model(
 
         report("importance", 80)
         metrics["feature_importance"] = _importance(
-            pipeline, x_test, y_test, scoring=scoring, random_state=random_state
+            pipeline, x_test, y_test, scoring=scoring, random_state=random_state, report=report
         )
         metrics["feature_importance_scoring"] = scoring
         metrics["n_train"] = len(y_train)
@@ -176,6 +191,9 @@ def train_model(
                         classes=classes,
                         folds=folds,
                         random_state=random_state,
+                        fit=lambda pipeline, x, y: fit_stoppable(
+                            pipeline, x, y, report=report, stage="cross-validating", percent=85
+                        ),
                     )
             except (ValueError, ArithmeticError, np.linalg.LinAlgError, CatBoostError) as error:
                 raise TrainingError(f"{spec.name} could not be cross-validated: {error}") from error
@@ -183,10 +201,18 @@ def train_model(
 
         n_fit = len(y_train)
         if refit_full:
-            report("refitting", 90)
             refit_started = time.perf_counter()
             pipeline = build(rows.labels)
-            _fit(spec.name, pipeline, rows.frame, rows.labels, caught)
+            _fit(
+                spec.name,
+                pipeline,
+                rows.frame,
+                rows.labels,
+                caught,
+                report=report,
+                stage="refitting",
+                percent=90,
+            )
             n_fit = len(rows.labels)
             timings["refit_seconds"] = round(time.perf_counter() - refit_started, 3)
         metrics["refit_full"] = bool(refit_full)
@@ -216,21 +242,25 @@ def train_model(
 
 
 def _fit(
-    name: str, pipeline: Pipeline, x: pd.DataFrame, y: np.ndarray, caught: list[warnings.WarningMessage]
+    name: str,
+    pipeline: Pipeline,
+    x: pd.DataFrame,
+    y: np.ndarray,
+    caught: list[warnings.WarningMessage],
+    *,
+    report: ProgressCallback,
+    stage: str,
+    percent: int,
 ) -> None:
-    """Fit, keeping the warnings for the user and turning library errors into
-    TrainingError."""
+    """Fit (stoppably, see stopping.py), keeping the warnings for the user and turning
+    library errors into TrainingError."""
     try:
         with warnings.catch_warnings(record=True) as recorded:
             warnings.simplefilter("always")
             try:
-                pipeline.fit(x, y)
+                fit_stoppable(pipeline, x, y, report=report, stage=stage, percent=percent)
             finally:
                 caught.extend(recorded)
-    except MemoryError:
-        raise TrainingError(
-            "Training ran out of memory; use fewer rows or features, or a lighter algorithm."
-        ) from None
     except (ValueError, ArithmeticError, np.linalg.LinAlgError, CatBoostError) as error:
         raise TrainingError(f"{name} could not be trained: {error}") from error
 
@@ -242,9 +272,12 @@ def _importance(
     *,
     scoring: str,
     random_state: int,
+    report: ProgressCallback,
 ) -> list[dict[str, Any]]:
     """Permutation importance per input column (the pipeline gets the coerced input
-    columns, so one-hot columns of a feature are shuffled together)."""
+    columns, so one-hot columns of a feature are shuffled together). It predicts
+    features x repeats times: the repeats shrink so that this stays within
+    IMPORTANCE_MAX_PREDICTIONS (at least one per feature)."""
     if len(y_test) > IMPORTANCE_MAX_ROWS:
         rows = np.sort(
             np.random.RandomState(random_state).choice(len(y_test), IMPORTANCE_MAX_ROWS, replace=False)
@@ -257,9 +290,14 @@ def _importance(
             pipeline,
             x_test,
             y_test,
-            scoring=scoring,
-            n_repeats=IMPORTANCE_REPEATS,
+            scoring=stoppable_scorer(get_scorer(scoring), report, "importance", 80),
+            n_repeats=importance_repeats(x_test.shape[1]),
             random_state=random_state,
             n_jobs=1,
         )
     return importance_list(list(x_test.columns), result.importances_mean, result.importances_std)
+
+
+def importance_repeats(features: int) -> int:
+    """Shuffles per feature: IMPORTANCE_REPEATS, fewer when there are many features."""
+    return max(1, min(IMPORTANCE_REPEATS, IMPORTANCE_MAX_PREDICTIONS // max(features, 1)))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import time
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 
@@ -126,6 +127,7 @@ def experiment_execute(*, experiment_id: int) -> Experiment:
             random_state=experiment.random_state,
             on_trial=lambda trial, trials: board.on_trial(trial, _best(trials, plan)),
             should_stop=board.should_stop,
+            max_encoded_cells=settings.TRAINING_MAX_ENCODED_CELLS,
         )
         del frame
     except ExperimentAbandoned:

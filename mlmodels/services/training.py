@@ -20,9 +20,9 @@ from core.errors import InvalidInput, errors_summary
 from core.idempotency import idempotent_call, idempotent_replay, request_fingerprint
 from core.jobs.lifecycle import job_enqueue, job_submitted
 from mlmodels.jobs import TRAINING
-from mlmodels.ml import catalog, targets
+from mlmodels.ml import catalog, preprocessing, targets
 from mlmodels.ml.crossval import MAX_CV_FOLDS, MIN_CV_FOLDS
-from mlmodels.ml.errors import DatasetError, HyperparameterError, TargetError
+from mlmodels.ml.errors import DatasetError, HyperparameterError, TargetError, TrainingError
 from mlmodels.models import Algorithm, Dataset, TrainedModel
 from mlmodels.services.datasets import dataset_frame
 from mlmodels.services.files import sentence
@@ -177,6 +177,14 @@ def training_validate(
             for field, messages in combination.items():
                 for message in messages:
                     add(field, message)
+            check_encoded_size_from_profile(
+                dataset_obj,
+                target=target,
+                features=features if isinstance(features, list) else None,
+                native_categorical=catalog.get_algorithm(algorithm_obj.key).native_categorical,
+                rows=summary.rows_used,
+                add=add,
+            )
 
     if errors:
         raise InvalidInput(errors_summary(errors), errors)
@@ -195,6 +203,41 @@ def training_validate(
         cv_folds=cv_folds,
         refit_full=refit_full,
     )
+
+
+def check_encoded_size_from_profile(
+    dataset: Dataset, *, target: str, features: list[str] | None, native_categorical: bool, rows: int, add
+) -> None:
+    """The engine's bound on rows x encoded columns (TRAINING_MAX_ENCODED_CELLS), checked
+    before the charge from the dataset's profile (its distinct counts), choosing the
+    columns as the engine will. A dataset not profiled yet is checked by the engine when
+    the job runs (and a refusal there is refunded)."""
+    profile = dataset.profile or {}
+    columns = {column["name"]: column for column in profile.get("columns", [])}
+    if not columns:
+        return
+    names = features if features is not None else [name for name in columns if name != target]
+    counts = []
+    for name in names:
+        column = columns.get(name)
+        if column is None:
+            continue
+        distinct = int(column.get("unique", 0))
+        present = int(profile.get("rows", 0)) - int(column.get("missing", 0)) - int(column.get("invalid", 0))
+        if features is None and preprocessing.drop_reason_by_counts(
+            column["kind"], distinct=distinct, present=present, rows=int(profile.get("rows", 0))
+        ):
+            continue
+        counts.append((column["kind"], distinct))
+    try:
+        preprocessing.check_encoded_size(
+            counts,
+            rows=rows,
+            native_categorical=native_categorical,
+            limit=settings.TRAINING_MAX_ENCODED_CELLS,
+        )
+    except TrainingError as error:
+        add("features", error.message)
 
 
 def check_dataset(user, dataset: Any, add) -> Dataset | None:

@@ -13,6 +13,7 @@ import pandas as pd
 from django.conf import settings
 
 from core.jobs.lifecycle import SweepReport, job_claim, job_fail, job_progress, job_succeed, job_sweep
+from core.jobs.limits import out_of_memory_message
 from mlmodels.jobs import TRAINING
 from mlmodels.ml import artifacts, csvio, training
 from mlmodels.ml.errors import DatasetError, MLError
@@ -93,6 +94,7 @@ def training_execute(*, model_id: int) -> TrainedModel:
             features=model.requested_features,
             cv_folds=model.cv_folds,
             refit_full=model.refit_full,
+            max_encoded_cells=settings.TRAINING_MAX_ENCODED_CELLS,
             progress=report,
         )
         del frame
@@ -107,6 +109,10 @@ def training_execute(*, model_id: int) -> TrainedModel:
     except MLError as error:
         remove_media_file(artifact_name)
         training_fail(model_id=model_id, error=error.readable())
+        return TrainedModel.objects.get(pk=model_id)
+    except MemoryError:
+        remove_media_file(artifact_name)
+        training_fail(model_id=model_id, error=out_of_memory_message("Training"))
         return TrainedModel.objects.get(pk=model_id)
     except Exception as error:
         logger.exception("training model %s failed", model_id)

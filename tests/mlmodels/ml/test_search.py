@@ -13,6 +13,7 @@ import mlmodels.ml.trialfit as trialfit_module
 from mlmodels.ml.catalog import validate_hyperparameters
 from mlmodels.ml.errors import MLError, SearchError
 from mlmodels.ml.holdout import load_rows, split_holdout
+from mlmodels.ml.preprocessing import encoded_width, feature_counts
 from mlmodels.ml.search import check_search, default_metric, run_search, rung_sizes
 
 CHEAP = ["logistic_regression", "gradient_boosting_classifier"]
@@ -249,6 +250,21 @@ def test_the_support_vector_machine_is_left_out_on_big_tables(raw_table, monkeyp
     result = search(raw_table(rows=100), plan(algorithms=["logistic_regression", "svc"], max_trials=2))
     assert list(result.skipped_algorithms) == ["svc"]
     assert {trial.algorithm for trial in result.trials} == {"logistic_regression"}
+
+
+def test_an_algorithm_whose_encoded_table_is_too_big_is_left_out(raw_table):
+    """The bound on rows x one-hot columns that train_model applies (issue 13): the
+    search leaves such an algorithm out and says why; CatBoost encodes nothing."""
+    table = raw_table(rows=100)
+    rows = load_rows(table, target="label", task="classification", features=None)
+    native = len(rows.labels) * encoded_width(feature_counts(rows.features), native_categorical=True)
+    one_hot = len(rows.labels) * encoded_width(feature_counts(rows.features), native_categorical=False)
+    assert one_hot > native
+    the_plan = plan(algorithms=["logistic_regression", "catboost_classifier"], max_trials=2)
+    result = search(table, the_plan, max_encoded_cells=native)
+    assert list(result.skipped_algorithms) == ["logistic_regression"]
+    assert f"over the limit of {native:,}" in result.skipped_algorithms["logistic_regression"]
+    assert {trial.algorithm for trial in result.trials} == {"catboost_classifier"}
 
 
 def test_a_regression_search_minimises_rmse(raw_table):

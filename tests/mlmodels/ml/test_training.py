@@ -101,7 +101,9 @@ def test_a_rerun_with_the_same_seed_gives_the_same_model_and_metrics(classificat
 def test_progress_is_reported_stage_by_stage(classification_table):
     seen = []
     train(classification_table, "logistic_regression", progress=lambda s, p: seen.append((s, p)))
-    assert seen == [
+    # Long stages report again and again (so a stop request is seen); each stage in order.
+    stages = [item for index, item in enumerate(seen) if index == 0 or seen[index - 1] != item]
+    assert stages == [
         ("preparing", 5),
         ("fitting", 20),
         ("evaluating", 70),
