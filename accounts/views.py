@@ -8,6 +8,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import services
 from accounts.forms import GuardedAuthenticationForm, RegisterForm
+from accounts.throttles import RegistrationThrottle
 from core.errors import ServiceError
 from core.forms import add_service_error
 
@@ -36,6 +37,10 @@ def register(request):
     if request.user.is_authenticated:
         return redirect("dashboard")
     form = RegisterForm(request.POST or None)
+    throttle = RegistrationThrottle()
+    if request.method == "POST" and not throttle.allow_request(request, None):
+        form.add_error(None, throttle.refusal(throttle.wait()))
+        return render(request, "accounts/register.html", {"form": form}, status=429)
     if request.method == "POST" and form.is_valid():
         try:
             user = services.user_register(

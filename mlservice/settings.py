@@ -315,6 +315,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "anon": env_str("THROTTLE_ANON", "60/min"),
         "user": env_str("THROTTLE_USER", "6000/min"),
+        # Registrations per client address, the sign-up page and auth/register/ together.
         "register": env_str("THROTTLE_REGISTER", "20/hour"),
     },
 }
