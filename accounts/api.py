@@ -58,7 +58,6 @@ class TokenView(APIView):
             request=request,
             username=serializer.validated_data["username"],
             password=serializer.validated_data["password"],
-            ip=services.client_ip(request),
         )
         return Response({"token": token.key})
 

@@ -1,4 +1,5 @@
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 
 from accounts import services
@@ -30,20 +31,29 @@ class RegisterForm(forms.Form):
         return cleaned
 
 
-class GuardedAuthenticationForm(AuthenticationForm):
-    """Django's login form behind the same login guard as auth/token/."""
+class LoginGuardMixin:
+    """For a subclass of Django's AuthenticationForm: the same ``clean`` with the
+    password checked by ``services.login_authenticate``, behind the login guard."""
 
     def clean(self):
-        username = self.cleaned_data.get("username") or ""
-        ip = services.client_ip(self.request)
-        try:
-            services.login_guard_check(username=username, ip=ip)
-        except ServiceError as error:
-            raise forms.ValidationError(error.detail, code="throttled") from None
-        try:
-            cleaned = super().clean()
-        except forms.ValidationError:
-            services.login_failure_record(username=username, ip=ip)
-            raise
-        services.login_success_record(username=username, ip=ip)
-        return cleaned
+        username = self.cleaned_data.get("username")
+        password = self.cleaned_data.get("password")
+        if username is not None and password:
+            try:
+                self.user_cache = services.login_authenticate(
+                    request=self.request, username=username, password=password
+                )
+            except ServiceError as error:
+                raise forms.ValidationError(error.detail, code="throttled") from None
+            if self.user_cache is None:
+                raise self.get_invalid_login_error()
+            self.confirm_login_allowed(self.user_cache)
+        return self.cleaned_data
+
+
+class GuardedAuthenticationForm(LoginGuardMixin, AuthenticationForm):
+    """The site's login form (and the browsable API's), behind the login guard."""
+
+
+class GuardedAdminAuthenticationForm(LoginGuardMixin, AdminAuthenticationForm):
+    """The admin's login form (staff only), behind the login guard."""

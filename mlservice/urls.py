@@ -2,10 +2,13 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from accounts.forms import GuardedAdminAuthenticationForm
 from operations import admin_dashboard, health, metrics, views
 
 admin.site.site_header = "mlservice operations"
 admin.site.site_title = "mlservice admin"
+# Every form that checks a password goes through the login guard, the admin's too.
+admin.site.login_form = GuardedAdminAuthenticationForm
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -24,7 +27,7 @@ urlpatterns = [
     path("api/v1/", include("mlservice.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("api/auth/", include("rest_framework.urls", namespace="rest_framework")),
+    path("api/auth/", include("accounts.browsable_api_urls")),
 ]
 
 handler400 = "core.error_views.bad_request"
