@@ -89,6 +89,13 @@ def token_regenerate(*, user) -> Token:
         return Token.objects.create(user=user)
 
 
+def user_password_changed(*, user) -> Token:
+    """The user's password was just changed (by them, or by an operator in the admin):
+    replace their API token too, so a token taken with the old password, or by whoever
+    knew it, stops working at once. Every form that changes a password calls this."""
+    return token_regenerate(user=user)
+
+
 # --- Login guard ---------------------------------------------------------------------
 # Every form and endpoint that checks a password (the site's login, the admin's, the
 # browsable API's, auth/token/, the old password on a password change) goes through

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from accounts.admin import AdminPasswordChangeView
 from accounts.forms import GuardedAdminAuthenticationForm
 from operations import admin_dashboard, health, metrics, views
 
@@ -23,6 +24,12 @@ urlpatterns = [
     path("predictions/", include("predictions.urls")),
     # Before admin.site.urls, whose catch-all would answer 404 for it.
     path("admin/operations/", admin.site.admin_view(admin_dashboard.operations), name="admin-operations"),
+    # Over the admin site's own, whose form (old password unguarded, token kept) cannot be set.
+    path(
+        "admin/password_change/",
+        admin.site.admin_view(AdminPasswordChangeView.as_view()),
+        name="admin-password-change",
+    ),
     path("admin/", admin.site.urls),
     path("api/v1/", include("mlservice.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

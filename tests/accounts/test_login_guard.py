@@ -75,6 +75,24 @@ def test_a_wrong_password_on_the_browsable_api_login_says_so(alice):
     assert "Please enter a correct username and password" in answer.content.decode()
 
 
+def test_the_old_password_of_a_password_change_cannot_be_guessed(alice_web, alice, settings):
+    """A borrowed session must not become an unlimited password oracle."""
+    settings.LOGIN_FAILURE_LIMIT = 2
+    new = "another-Long-phrase-77"
+    for number in range(2):
+        answer = alice_web.post(
+            "/accounts/profile/",
+            {"old_password": f"guess-{number}", "new_password1": new, "new_password2": new},
+        )
+        assert "old_password" in answer.context["password_form"].errors
+    answer = alice_web.post(
+        "/accounts/profile/", {"old_password": PASSWORD, "new_password1": new, "new_password2": new}
+    )
+    assert "Too many failed login attempts" in answer.context["password_form"].errors["old_password"][0]
+    alice.refresh_from_db()
+    assert alice.check_password(PASSWORD)
+
+
 def test_five_wrong_passwords_from_one_address_do_not_lock_the_owner_out_elsewhere(alice, settings):
     assert settings.LOGIN_FAILURE_LIMIT == 5
     for number in range(5):
