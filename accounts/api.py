@@ -1,8 +1,10 @@
+import math
+
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from rest_framework import exceptions, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle, ScopedRateThrottle
+from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from accounts import services
@@ -13,14 +15,19 @@ from accounts.serializers import (
     TokenRequestSerializer,
     TokenSerializer,
 )
+from accounts.throttles import RegistrationThrottle
 from core.openapi import ERROR_RESPONSES
 
 
 class RegisterView(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "register"
+    throttle_classes = [RegistrationThrottle]
+
+    def throttled(self, request, wait):
+        error = exceptions.Throttled(detail=RegistrationThrottle().refusal(wait))
+        error.wait = math.ceil(wait) if wait else None  # without DRF's own sentence about it
+        raise error
 
     @extend_schema(request=RegisterSerializer, responses={201: RegisteredSerializer, **ERROR_RESPONSES})
     def post(self, request):
@@ -51,7 +58,6 @@ class TokenView(APIView):
             request=request,
             username=serializer.validated_data["username"],
             password=serializer.validated_data["password"],
-            ip=services.client_ip(request),
         )
         return Response({"token": token.key})
 

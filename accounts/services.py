@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.password_validation import validate_password
@@ -87,20 +89,39 @@ def token_regenerate(*, user) -> Token:
         return Token.objects.create(user=user)
 
 
+def user_password_changed(*, user) -> Token:
+    """The user's password was just changed (by them, or by an operator in the admin):
+    replace their API token too, so a token taken with the old password, or by whoever
+    knew it, stops working at once. Every form that changes a password calls this."""
+    return token_regenerate(user=user)
+
+
 # --- Login guard ---------------------------------------------------------------------
-# Failures are counted per username and per client address in the shared cache, so the
-# web login and auth/token/ slow guessing together, across processes.
+# Every form and endpoint that checks a password (the site's login, the admin's, the
+# browsable API's, auth/token/, the old password on a password change) goes through
+# login_authenticate, so their failures add up together, across processes (the shared
+# cache). Failures are counted per username-and-address pair and per address, never per
+# username alone: that would let anyone lock anyone out by guessing wrong a few times.
+# The owner's right password from an address that has not failed too often gets in.
+
+# An address is locked after this many times LOGIN_FAILURE_LIMIT failures, over all usernames.
+ADDRESS_FAILURE_FACTOR = 4
 
 
 def _keys(username: str, ip: str) -> tuple[str, str]:
-    return f"login-failures:user:{(username or '').lower()[:150]}", f"login-failures:ip:{ip}"
+    # Hashed: a username may hold characters a cache key must not (spaces, controls).
+    pair = hashlib.sha256(f"{(username or '').lower()[:150]}\0{ip}".encode()).hexdigest()
+    return f"login-failures:pair:{pair}", f"login-failures:ip:{ip}"
 
 
 def login_guard_check(*, username: str, ip: str) -> None:
-    user_key, ip_key = _keys(username, ip)
+    """Refuse (429) a password check for a username-and-address pair that failed
+    LOGIN_FAILURE_LIMIT times within LOGIN_FAILURE_WINDOW, or from an address that
+    failed ADDRESS_FAILURE_FACTOR times as often across usernames."""
+    pair_key, ip_key = _keys(username, ip)
     limit = settings.LOGIN_FAILURE_LIMIT
-    counts = cache.get_many([user_key, ip_key])
-    if counts.get(user_key, 0) >= limit or counts.get(ip_key, 0) >= limit * 4:
+    counts = cache.get_many([pair_key, ip_key])
+    if counts.get(pair_key, 0) >= limit or counts.get(ip_key, 0) >= limit * ADDRESS_FAILURE_FACTOR:
         minutes = max(1, settings.LOGIN_FAILURE_WINDOW // 60)
         raise Throttled(
             f"Too many failed login attempts. Try again in {minutes} minute{'s' if minutes > 1 else ''}.",
@@ -118,20 +139,32 @@ def login_failure_record(*, username: str, ip: str) -> None:
 
 
 def login_success_record(*, username: str, ip: str) -> None:
+    # Only the pair forgets: an address's failures on other usernames still count.
     cache.delete(_keys(username, ip)[0])
 
 
-def token_obtain(*, request, username: str, password: str, ip: str) -> Token:
-    """Check credentials for auth/token/ behind the login guard."""
+def login_authenticate(*, request, username: str, password: str):
+    """Check a username and password behind the login guard: the user, or None for a
+    wrong password (counted as a failure of this username from this address). Raises
+    Throttled while the pair or the address is locked, without checking the password."""
+    ip = client_ip(request)
     login_guard_check(username=username, ip=ip)
     user = authenticate(request, username=username, password=password)
     if user is None:
         login_failure_record(username=username, ip=ip)
+    else:
+        login_success_record(username=username, ip=ip)
+    return user
+
+
+def token_obtain(*, request, username: str, password: str) -> Token:
+    """Check credentials for auth/token/ behind the login guard."""
+    user = login_authenticate(request=request, username=username, password=password)
+    if user is None:
         raise InvalidInput(
             "Unable to log in with the given username and password.",
             {"non_field_errors": ["Unable to log in with the given username and password."]},
         )
-    login_success_record(username=username, ip=ip)
     return token_for_user(user=user)
 
 

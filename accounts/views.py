@@ -1,15 +1,17 @@
 from django.contrib import messages
 from django.contrib.auth import login, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import PasswordChangeForm
 from django.contrib.auth.views import LoginView, LogoutView
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import services
-from accounts.forms import GuardedAuthenticationForm, RegisterForm
+from accounts.forms import GuardedAuthenticationForm, PasswordChangeForm, RegisterForm
+from accounts.throttles import RegistrationThrottle
 from core.errors import ServiceError
 from core.forms import add_service_error
+
+TOKEN_REPLACED = "Your API token was replaced too: the old one no longer works, use the new one below."
 
 
 class GuardedLoginView(LoginView):
@@ -36,6 +38,10 @@ def register(request):
     if request.user.is_authenticated:
         return redirect("dashboard")
     form = RegisterForm(request.POST or None)
+    throttle = RegistrationThrottle()
+    if request.method == "POST" and not throttle.allow_request(request, None):
+        form.add_error(None, throttle.refusal(throttle.wait()))
+        return render(request, "accounts/register.html", {"form": form}, status=429)
     if request.method == "POST" and form.is_valid():
         try:
             user = services.user_register(
@@ -61,11 +67,11 @@ def register(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def profile(request):
-    password_form = PasswordChangeForm(request.user, request.POST or None)
+    password_form = PasswordChangeForm(request.user, request.POST or None, request=request)
     if request.method == "POST" and password_form.is_valid():
         user = password_form.save()
         update_session_auth_hash(request, user)
-        messages.success(request, "Your password was changed.")
+        messages.success(request, f"Your password was changed. {TOKEN_REPLACED}")
         return redirect("accounts:profile")
     token = services.token_for_user(user=request.user)
     return render(request, "accounts/profile.html", {"password_form": password_form, "token": token.key})

@@ -228,8 +228,9 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "accounts:login"
-# Failed logins allowed per username and per client address within the window, on the
-# web login and on auth/token/ alike, before further attempts are refused.
+# Failed password checks allowed per username at one client address within the window
+# (an address: 4 times as many over all usernames), on every form and endpoint that
+# checks a password, before that pair (or address) is refused. Never per username alone.
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
 LOGIN_FAILURE_WINDOW = env_int("LOGIN_FAILURE_WINDOW", 300, minimum=1)
 
@@ -333,6 +334,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "anon": env_str("THROTTLE_ANON", "60/min"),
         "user": env_str("THROTTLE_USER", "6000/min"),
+        # Registrations per client address, the sign-up page and auth/register/ together.
         "register": env_str("THROTTLE_REGISTER", "20/hour"),
     },
 }
