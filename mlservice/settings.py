@@ -352,9 +352,12 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
 
 # --- Observability: /metrics, /healthz, logs (see deploy/README.md) ----------------------
-# /metrics answers only loopback clients, unless METRICS_TOKEN is set: then every client
-# must send "Authorization: Bearer <token>" (METRICS_TOKEN_FILE works too).
+# /metrics wants "Authorization: Bearer <METRICS_TOKEN>" (METRICS_TOKEN_FILE works too).
 METRICS_TOKEN = env_str("METRICS_TOKEN").strip()
+# Without a token, /metrics is served to loopback clients only in development: behind a
+# reverse proxy on the same host every request comes from loopback. (Private model
+# names are shown only with the token.)
+METRICS_LOOPBACK_WITHOUT_TOKEN = DEBUG
 # Seconds a web process reuses the numbers it computed from the database for /metrics,
 # so scrapes arriving together (several Prometheus servers) cost one set of queries.
 METRICS_CACHE_SECONDS = env_int("METRICS_CACHE_SECONDS", 5)

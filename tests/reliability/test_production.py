@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import BASE_DIR, wait_for
 from tests.reliability.client import Http
+from tests.reliability.harness import METRICS_TOKEN
 
 pytestmark = [pytest.mark.reliability, pytest.mark.postgres, pytest.mark.redis]
 
@@ -103,8 +104,16 @@ def test_the_server_behaves_as_production_behind_a_tls_proxy(live, start_cluster
         return answer if answer.status == 200 else None
 
     health = wait_for(healthy, timeout=30, what="/healthz to report the cluster")
-    # /metrics answers loopback (Prometheus next to it), adding up the gunicorn workers.
-    metrics = http.get("/metrics", proxy=False, headers={"Accept": "text/plain"})
+    # /metrics wants the token, even from loopback: through the proxy every client is
+    # 127.0.0.1. With it, the numbers add up the gunicorn workers.
+    for proxy in (True, False):
+        refused = http.get("/metrics", proxy=proxy, headers={"Accept": "text/plain"})
+        assert refused.status == 401 and b"mlservice_" not in refused.body
+    metrics = http.get(
+        "/metrics",
+        proxy=False,
+        headers={"Accept": "text/plain", "Authorization": f"Bearer {METRICS_TOKEN}"},
+    )
     assert metrics.status == 200 and b"mlservice_http_requests_total" in metrics.body
     figures["healthz"] = health.data
 
