@@ -58,6 +58,21 @@ def env_decimal(name: str, default: str) -> Decimal:
     return number
 
 
+def env_file_mode(name: str, default: int) -> int:
+    value = env_str(name, "").strip()
+    if not value:
+        return default
+    try:
+        mode = int(value, 8)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an octal file mode such as 644, got {value!r}") from None
+    if not 0o600 <= mode <= 0o777 or mode & 0o600 != 0o600:
+        raise ImproperlyConfigured(
+            f"{name} must be an octal mode from 600 to 777 (owner read and write), got {value!r}"
+        )
+    return mode
+
+
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
@@ -253,6 +268,13 @@ PREDICTION_MAX_JSON_ROWS = env_int("PREDICTION_MAX_JSON_ROWS", 10_000, minimum=1
 # Request bodies above this are refused outright (uploads stream to temp files).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 20 * 1024 * 1024, minimum=1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# The one mode of every file under MEDIA_ROOT (uploads, prediction inputs and results,
+# model artifacts), whichever process writes it: the web and the workers may run as
+# different users of one group (core.files applies it). Folders get the same, plus
+# "search" wherever "read" is granted (644 → 755, 640 → 750).
+MEDIA_FILE_MODE = env_file_mode("MEDIA_FILE_MODE", 0o644)
+FILE_UPLOAD_PERMISSIONS = MEDIA_FILE_MODE
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = MEDIA_FILE_MODE | (MEDIA_FILE_MODE & 0o444) >> 2
 FILE_UPLOAD_TEMP_DIR = None
 # Loaded pipelines each worker process keeps in memory (LRU, keyed by artifact hash).
 MODEL_CACHE_SIZE = env_int("MODEL_CACHE_SIZE", 8, minimum=1)
