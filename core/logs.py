@@ -135,6 +135,28 @@ def _plain_extras(record: logging.LogRecord) -> dict[str, Any]:
     return extras
 
 
+# Characters that could end a log line, rewrite a terminal or hide text: C0 controls
+# (newline, carriage return, escape, ...), DEL, C1 controls (0x9b is a one-byte ANSI
+# CSI) and the Unicode line and paragraph separators some viewers break lines at.
+_CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escaped(match: re.Match[str]) -> str:
+    character = match.group()
+    if character in _NAMED_ESCAPES:
+        return _NAMED_ESCAPES[character]
+    code = ord(character)
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def escape_control_characters(value: object) -> str:
+    """``value`` as text with every control character written as an escape (``\\n``,
+    ``\\x1b``, ``\\u2028``): a value logged from a request (a path, a name) can then
+    neither start a forged line nor send escape sequences to an operator's terminal."""
+    return _CONTROL_CHARACTERS.sub(_escaped, str(value))
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time (UTC), level, logger, message, the request and job
     context, the plain values given with ``extra=``, and the traceback if any."""
@@ -153,23 +175,44 @@ class JsonFormatter(logging.Formatter):
             entry["exc_info"] = self.formatException(record.exc_info)
         if record.stack_info:
             entry["stack_info"] = self.formatStack(record.stack_info)
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        # json.dumps escapes C0 controls itself; DEL, C1 controls and the Unicode line
+        # separators it leaves raw are escaped here (\\u escapes: still valid JSON).
+        return _RAW_IN_JSON.sub(_json_escape, json.dumps(entry, ensure_ascii=False, default=str))
+
+
+_RAW_IN_JSON = re.compile("[\x7f-\x9f\u2028\u2029]")
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
 
 
 class PlainFormatter(logging.Formatter):
-    """The classic text line, with the request id and job appended in brackets."""
+    """The classic text line, with the request id and job appended in brackets.
+
+    One record is one line: control characters in the message and in every field are
+    escaped (a newline in a request path cannot forge a second record). A traceback
+    follows on lines of its own, each indented, so only a record's first line ever
+    starts at the margin."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 -- logging's name
+        return escape_control_characters(super().formatMessage(record))
 
     def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
+        first, _, rest = super().format(record).partition("\n")
         context = [
-            f"{key}={getattr(record, key)}"
+            f"{key}={escape_control_characters(getattr(record, key))}"
             for key in CONTEXT_FIELDS
             if getattr(record, key, None) is not None
         ]
-        if not context:
-            return line
-        first, newline, rest = line.partition("\n")
-        return f"{first} [{' '.join(context)}]{newline}{rest}"
+        if context:
+            first = f"{first} [{' '.join(context)}]"
+        if not rest:
+            return first
+        # The traceback (and stack) lines: a line of an exception's message may hold
+        # anything, so each is indented and stripped of control characters.
+        continued = (f"  {escape_control_characters(line)}" for line in rest.split("\n"))
+        return "\n".join([first, *continued])
 
 
 def current_task_id() -> str:

@@ -37,6 +37,22 @@ class RefuseNulCharactersMiddleware:
         return self.get_response(request)
 
 
+class ContentSecurityPolicyMiddleware:
+    """Sends ``CONTENT_SECURITY_POLICY`` (set with DEBUG off) on every answer that
+    has none of its own: the browser then runs only scripts served from this site,
+    so markup slipped into a page cannot run script."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        policy = settings.CONTENT_SECURITY_POLICY
+        if policy and "Content-Security-Policy" not in response:
+            response["Content-Security-Policy"] = policy
+        return response
+
+
 class ApiJsonErrorsMiddleware:
     """Every error under /api/ answers in the one JSON error shape, including the 404
     of an unknown URL and a 500, which Django would otherwise render as HTML (or as

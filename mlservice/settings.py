@@ -58,6 +58,21 @@ def env_decimal(name: str, default: str) -> Decimal:
     return number
 
 
+def env_file_mode(name: str, default: int) -> int:
+    value = env_str(name, "").strip()
+    if not value:
+        return default
+    try:
+        mode = int(value, 8)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an octal file mode such as 644, got {value!r}") from None
+    if not 0o600 <= mode <= 0o777 or mode & 0o600 != 0o600:
+        raise ImproperlyConfigured(
+            f"{name} must be an octal mode from 600 to 777 (owner read and write), got {value!r}"
+        )
+    return mode
+
+
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
@@ -114,6 +129,7 @@ MIDDLEWARE = [
     "core.middleware.RequestContextMiddleware",
     "core.middleware.RefuseNulCharactersMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "core.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -254,6 +270,13 @@ PREDICTION_MAX_JSON_ROWS = env_int("PREDICTION_MAX_JSON_ROWS", 10_000, minimum=1
 # Request bodies above this are refused outright (uploads stream to temp files).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 20 * 1024 * 1024, minimum=1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# The one mode of every file under MEDIA_ROOT (uploads, prediction inputs and results,
+# model artifacts), whichever process writes it: the web and the workers may run as
+# different users of one group (core.files applies it). Folders get the same, plus
+# "search" wherever "read" is granted (644 → 755, 640 → 750).
+MEDIA_FILE_MODE = env_file_mode("MEDIA_FILE_MODE", 0o644)
+FILE_UPLOAD_PERMISSIONS = MEDIA_FILE_MODE
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = MEDIA_FILE_MODE | (MEDIA_FILE_MODE & 0o444) >> 2
 FILE_UPLOAD_TEMP_DIR = None
 # Loaded pipelines each worker process keeps in memory (LRU, keyed by artifact hash).
 MODEL_CACHE_SIZE = env_int("MODEL_CACHE_SIZE", 8, minimum=1)
@@ -371,10 +394,27 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
 
+# Content-Security-Policy of every answer with DEBUG off (Django's debug pages use
+# inline scripts): scripts only from this site, never inline, no eval — our templates,
+# the admin, Swagger UI (served by the split view) and DRF's browsable API have none.
+# Styles allow 'unsafe-inline': our pages set progress widths and heat-map colours in
+# style attributes, and so do the admin and Swagger UI. Set it empty to send none.
+CONTENT_SECURITY_POLICY = env_str(
+    "CONTENT_SECURITY_POLICY",
+    ""
+    if DEBUG
+    else "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'none'",
+).strip()
+
 # --- Observability: /metrics, /healthz, logs (see deploy/README.md) ----------------------
-# /metrics answers only loopback clients, unless METRICS_TOKEN is set: then every client
-# must send "Authorization: Bearer <token>" (METRICS_TOKEN_FILE works too).
+# /metrics wants "Authorization: Bearer <METRICS_TOKEN>" (METRICS_TOKEN_FILE works too).
 METRICS_TOKEN = env_str("METRICS_TOKEN").strip()
+# Without a token, /metrics is served to loopback clients only in development: behind a
+# reverse proxy on the same host every request comes from loopback. (Private model
+# names are shown only with the token.)
+METRICS_LOOPBACK_WITHOUT_TOKEN = DEBUG
 # Seconds a web process reuses the numbers it computed from the database for /metrics,
 # so scrapes arriving together (several Prometheus servers) cost one set of queries.
 METRICS_CACHE_SECONDS = env_int("METRICS_CACHE_SECONDS", 5)

@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts.admin import AdminPasswordChangeView
 from accounts.forms import GuardedAdminAuthenticationForm
@@ -33,7 +33,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("mlservice.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The split view serves Swagger UI's start-up script as a file of its own
+    # (/api/docs/?script=), not inline, so the Content-Security-Policy lets it run.
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/auth/", include("accounts.browsable_api_urls")),
 ]
 

@@ -14,8 +14,11 @@ Two sources, so the numbers are right however many processes serve the site:
   entries there are. The queue depth and live clusters are read from the broker.
   Every web process gives the same answer, and so does a restarted one.
 
-Access: loopback clients, or anyone with ``Authorization: Bearer <METRICS_TOKEN>``
-when that setting is present (then it is required from everyone).
+Access: ``Authorization: Bearer <METRICS_TOKEN>``. With DEBUG off the token is
+required from everyone (behind a reverse proxy on the same host every request comes
+from loopback, so the client's address proves nothing); without one set, /metrics is
+refused. With DEBUG on and no token set, loopback clients are served, but private
+models appear by id only: their names are for the token's holder.
 """
 
 from __future__ import annotations
@@ -67,8 +70,10 @@ def _le(bound: float) -> str:
     return repr(float(bound))
 
 
-def _jobs_families(series: selectors.Series) -> list[Metric]:
-    """Jobs submitted and finished, rows scored: running totals (core.jobs.counts)."""
+def _jobs_families(series: selectors.Series, *, private_names: bool) -> list[Metric]:
+    """Jobs submitted and finished, rows scored: running totals (core.jobs.counts).
+    The ``model`` label is the model's name, or its id for a private model unless
+    ``private_names``."""
     created = CounterMetricFamily(
         "mlservice_predictions_submitted", "Predictions submitted, by model.", labels=["model_id", "model"]
     )
@@ -87,7 +92,8 @@ def _jobs_families(series: selectors.Series) -> list[Metric]:
     ended = selectors.series_values(series, counts.JOBS_FINISHED, **by_prediction)
     scored = selectors.series_values(series, counts.JOBS_SUCCEEDED + "rows", **by_prediction)
     names = selectors.model_names(
-        int(labels["model"]) for labels, _ in (*submitted, *ended, *scored) if labels["model"].isdigit()
+        (int(labels["model"]) for labels, _ in (*submitted, *ended, *scored) if labels["model"].isdigit()),
+        private=private_names,
     )
 
     def model(labels: dict[str, str]) -> list[str]:
@@ -232,11 +238,15 @@ def _by_labels(item: tuple[dict[str, str], int]) -> list[tuple[str, str]]:
     return sorted(item[0].items())
 
 
-def _database_families() -> list[Metric]:
+def _database_families(*, private_names: bool) -> list[Metric]:
     """Five queries whatever the size of the tables: the shared counters, the names of
     the models they mention, and the jobs queued or running now (one per kind)."""
     series = selectors.counter_series()
-    return _jobs_families(series) + _histogram_families(series) + _ledger_and_cache_families(series)
+    return (
+        _jobs_families(series, private_names=private_names)
+        + _histogram_families(series)
+        + _ledger_and_cache_families(series)
+    )
 
 
 def _broker_families() -> list[Metric]:
@@ -261,22 +271,23 @@ def _broker_families() -> list[Metric]:
 
 
 _cache_lock = threading.Lock()
-_cached: tuple[float, list[Metric]] | None = None
+# Kept apart by whether private model names are in (a scrape with the token) or not.
+_cached: dict[bool, tuple[float, list[Metric]]] = {}
 
 
-def service_families() -> list[Metric]:
+def service_families(*, private_names: bool) -> list[Metric]:
     """The database and broker families, reused for METRICS_CACHE_SECONDS."""
-    global _cached
     with _cache_lock:
-        if _cached is not None and time.monotonic() < _cached[0]:
-            return _cached[1]
+        cached = _cached.get(private_names)
+        if cached is not None and time.monotonic() < cached[0]:
+            return cached[1]
         started = time.monotonic()
         families: list[Metric] = []
         database_up = GaugeMetricFamily(
             "mlservice_database_metrics_up", "1 when the service metrics could be read from the database."
         )
         try:
-            families += _database_families()
+            families += _database_families(private_names=private_names)
             database_up.add_metric([], 1)
         except DatabaseError as error:
             logger.warning("metrics: database unavailable: %s: %s", type(error).__name__, error)
@@ -288,13 +299,16 @@ def service_families() -> list[Metric]:
         )
         took.add_metric([], time.monotonic() - started)
         families.append(took)
-        _cached = (time.monotonic() + settings.METRICS_CACHE_SECONDS, families)
+        _cached[private_names] = (time.monotonic() + settings.METRICS_CACHE_SECONDS, families)
         return families
 
 
 class _ServiceCollector:
+    def __init__(self, *, private_names: bool):
+        self.private_names = private_names
+
     def collect(self) -> Iterable[Metric]:
-        return service_families()
+        return service_families(private_names=self.private_names)
 
 
 class _ProcessCollector:
@@ -305,13 +319,13 @@ class _ProcessCollector:
         return REGISTRY.collect()
 
 
-def scrape_registry() -> CollectorRegistry:
+def scrape_registry(*, private_names: bool) -> CollectorRegistry:
     registry = CollectorRegistry()
     if MULTIPROCESS:
         MultiProcessCollector(registry)
     else:
         registry.register(_ProcessCollector())
-    registry.register(_ServiceCollector())
+    registry.register(_ServiceCollector(private_names=private_names))
     return registry
 
 
@@ -330,21 +344,24 @@ def _bearer_token(request) -> str:
     return credentials.strip() if scheme.lower() == "bearer" else ""
 
 
+def _refused(status: int, message: str) -> HttpResponse:
+    return HttpResponse(message + "\n", status=status, content_type="text/plain")
+
+
 @never_cache
 @require_safe
 def metrics_view(request):
     token = settings.METRICS_TOKEN
     if token:
         if not hmac.compare_digest(_bearer_token(request).encode(), token.encode()):
-            response = HttpResponse(
-                "A valid bearer token is required.\n", status=401, content_type="text/plain"
-            )
+            response = _refused(401, "A valid bearer token is required.")
             response["WWW-Authenticate"] = 'Bearer realm="metrics"'
             return response
+    elif not settings.METRICS_LOOPBACK_WITHOUT_TOKEN:
+        return _refused(403, "Metrics need a token: set METRICS_TOKEN and scrape with it as a bearer token.")
     elif not _is_loopback(request.META.get("REMOTE_ADDR", "")):
-        return HttpResponse(
-            "Metrics are served to loopback clients only; set METRICS_TOKEN to scrape from elsewhere.\n",
-            status=403,
-            content_type="text/plain",
+        return _refused(
+            403, "Metrics are served to loopback clients only; set METRICS_TOKEN to scrape from elsewhere."
         )
-    return HttpResponse(generate_latest(scrape_registry()), content_type=CONTENT_TYPE_LATEST)
+    registry = scrape_registry(private_names=bool(token))
+    return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

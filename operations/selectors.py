@@ -167,14 +167,13 @@ def counted_histogram(
     )
 
 
-def model_names(model_ids: Iterable[int]) -> dict[int, str]:
-    """ "name vN" of each trained model (deleted ones too): one query."""
-    return {
-        pk: f"{name} v{version}"
-        for pk, name, version in TrainedModel.objects.filter(pk__in=set(model_ids)).values_list(
-            "pk", "name", "version"
-        )
-    }
+def model_names(model_ids: Iterable[int], *, private: bool) -> dict[int, str]:
+    """ "name vN" of each trained model (deleted ones too): one query. Private models'
+    names only when ``private``: the others are left out (the caller shows their id)."""
+    models = TrainedModel.objects.filter(pk__in=set(model_ids))
+    if not private:
+        models = models.filter(is_public=True)
+    return {pk: f"{name} v{version}" for pk, name, version in models.values_list("pk", "name", "version")}
 
 
 def jobs_in_flight() -> list[dict]:

@@ -26,6 +26,7 @@ import numpy as np
 from django.conf import settings
 
 from core.counters import record_model_cache
+from core.files import make_shared_folder, share_file, shared_file_mode
 from core.jobs.fairness import defer_for_fairness
 from core.logs import current_task_id
 from mlmodels.ml.artifacts import LoadedArtifact, load_artifact
@@ -122,13 +123,14 @@ def _write_json_result(path: Path, header: list[str], rows: list[list[Any]]) -> 
     """The result file of JSON input, written with the csv module: for the small
     frames JSON input allows this is several times faster than pandas, which matters
     for one-row predictions. Written to a temporary file and renamed into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_shared_folder(path.parent)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".scoring-", suffix=".csv.part")
     try:
         with os.fdopen(handle, "w", newline="", encoding="utf-8") as output:
             writer = csv.writer(output, lineterminator="\n")
             writer.writerow(_neutralised([header])[0])
             writer.writerows(_neutralised(rows))
+        share_file(temporary)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -164,7 +166,7 @@ def _score_json(prediction: Prediction, artifact: LoadedArtifact, result_path: P
 
 
 def _score_csv(prediction: Prediction, artifact: LoadedArtifact, result_path: Path) -> dict[str, Any]:
-    result_path.parent.mkdir(parents=True, exist_ok=True)
+    make_shared_folder(result_path.parent)
 
     def progress(rows_done: int, total_rows: int) -> None:
         total = total_rows or prediction.rows
@@ -179,6 +181,7 @@ def _score_csv(prediction: Prediction, artifact: LoadedArtifact, result_path: Pa
         chunk_rows=settings.PREDICTION_CHUNK_ROWS,
         progress=progress,
         total_rows=prediction.rows,
+        file_mode=shared_file_mode(),
     )
     return {"results": None, "scoring_seconds": summary.scoring_seconds}
 

@@ -22,6 +22,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 
 from core.errors import PayloadTooLarge
+from core.files import make_shared_folder, share_file
 from core.units import human_size
 
 FILE_FIELD = "file"
@@ -110,8 +111,9 @@ class PredictionUploadHandler(FileUploadHandler):
         self._token = new_token()
         self._relative_path = input_relative_path(owner_id=user.pk, token=self._token)
         self._path = Path(settings.MEDIA_ROOT) / self._relative_path
-        self._path.parent.mkdir(parents=True, exist_ok=True)
+        make_shared_folder(self._path.parent)
         self._handle = open(self._path, "wb")  # noqa: SIM115 -- written across calls, closed in file_complete
+        share_file(self._path)
         self._digest = hashlib.sha256()
         self._size = 0
 

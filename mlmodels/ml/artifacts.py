@@ -74,11 +74,14 @@ def save_artifact(
     pipeline: Pipeline,
     feature_schema: FeatureSchema,
     algorithm: str,
+    file_mode: int | None = None,
 ) -> ArtifactInfo:
     """Write the artifact to ``path`` (parent folders are created) and return its hash.
 
     Written to a temporary file in the same folder and renamed into place, so a
-    reader never sees half a file and a crash leaves no file at ``path``.
+    reader never sees half a file and a crash leaves no file at ``path``. The file
+    gets ``file_mode`` (else the temporary file's private 0600): the web process and
+    the workers may run as different users, and both need to read the model.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -99,9 +102,8 @@ def save_artifact(
             joblib.dump(payload, handle, compress=COMPRESSION)
             handle.flush()
             os.fsync(handle.fileno())
-        # NamedTemporaryFile creates 0600; the web process and the workers may run
-        # as different users of one group, and both need to read the model.
-        os.chmod(temporary, 0o644)
+        if file_mode is not None:
+            os.chmod(temporary, file_mode)
         sha256 = file_sha256(temporary)
         size = temporary.stat().st_size
         os.replace(temporary, target)

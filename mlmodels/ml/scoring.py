@@ -235,13 +235,15 @@ def score_csv(
     chunk_rows: int = 100_000,
     progress: Callable[[int, int], None] | None = None,
     total_rows: int | None = None,
+    file_mode: int | None = None,
 ) -> ScoreSummary:
     """Score a CSV file into ``result_path``: every input column as sent (raw text),
     then ``prediction`` and the ``probability_<class>`` columns; text cells that a
     spreadsheet would run as formulas are neutralised.
 
     The result appears atomically (written to a temporary file, then renamed), so a
-    failed run never leaves half a result. ``progress(rows_done, total_rows)`` is
+    failed run never leaves half a result, with ``file_mode`` (else the temporary
+    file's private 0600). ``progress(rows_done, total_rows)`` is
     called after each chunk; ``total_rows`` is passed through as given, 0 if unknown.
     The input should have passed ``inputs.validate_csv``; an unreadable value here is
     still refused (InputError) rather than silently imputed.
@@ -301,6 +303,8 @@ def score_csv(
                 pending = writer.submit(write_chunk, output, table, predictions)
             if pending is not None:
                 finish(pending)
+        if file_mode is not None:
+            os.chmod(temporary, file_mode)
         os.replace(temporary, result_path)
     except BaseException:
         try:

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import InvalidInput, PayloadTooLarge
+from core.files import make_shared_folder, share_file
 from core.jobs.lifecycle import SweepReport, job_claim, job_enqueue, job_fail, job_succeed, job_sweep
 from core.units import human_size
 from mlmodels.jobs import DATASET_PROFILE
@@ -89,9 +90,10 @@ def dataset_upload(*, user, file, name: str = "", enqueue_profile: bool = True) 
     token = secrets.token_hex(8)
     relative = f"datasets/{user.pk}/{token}.csv"
     path = media_path(relative)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_shared_folder(path.parent)
     try:
         size = _copy_upload(file, path, max_bytes)
+        share_file(path)
         table = csvio.read_table(
             path,
             max_rows=settings.DATASET_MAX_ROWS,

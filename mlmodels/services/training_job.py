@@ -12,6 +12,7 @@ import time
 import pandas as pd
 from django.conf import settings
 
+from core.files import make_shared_folder, shared_file_mode
 from core.jobs.lifecycle import SweepReport, job_claim, job_fail, job_progress, job_succeed, job_sweep
 from core.jobs.limits import out_of_memory_message
 from mlmodels.jobs import TRAINING
@@ -143,11 +144,13 @@ def _save_model_artifact(
     hash, so a changed file is easy to spot and a new version never overwrites one."""
     folder = f"models/{model.owner_id}"
     pending = f"{folder}/{model.pk}-{secrets.token_hex(4)}.joblib.pending"
+    make_shared_folder(media_path(folder))
     info = artifacts.save_artifact(
         media_path(pending),
         pipeline=result.pipeline,
         feature_schema=result.feature_schema,
         algorithm=model.algorithm.key,
+        file_mode=shared_file_mode(),
     )
     final = f"{folder}/{model.pk}-{info.sha256[:12]}.joblib"
     try:

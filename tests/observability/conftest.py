@@ -13,11 +13,14 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from prometheus_client.parser import text_string_to_metric_families
 
+METRICS_TOKEN = "observability-metrics-token"
+
 
 @pytest.fixture(autouse=True)
 def _metrics_not_reused(settings):
     # Every scrape in these tests must read the database again.
     settings.METRICS_CACHE_SECONDS = 0
+    settings.METRICS_TOKEN = METRICS_TOKEN
 
 
 class Scrape:
@@ -47,10 +50,10 @@ class Scrape:
 
 @pytest.fixture
 def scrape(client):
-    """``scrape()`` → Scrape of GET /metrics, from a loopback address as the test client is."""
+    """``scrape()`` → Scrape of GET /metrics with the token, as Prometheus scrapes it."""
 
     def get(**headers) -> Scrape:
-        response = client.get("/metrics", **headers)
+        response = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {METRICS_TOKEN}", **headers)
         assert response.status_code == 200, response.content
         assert response["Content-Type"].startswith("text/plain")
         return Scrape(response.content.decode())

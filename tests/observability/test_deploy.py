@@ -131,7 +131,7 @@ for _ in range(int(sys.argv[1])):
     record_request(view="home", method="GET", status=200, seconds=0.01)
 """
 
-SCRAPE = "from prometheus_client import generate_latest; from operations.metrics import scrape_registry; import sys; sys.stdout.write(generate_latest(scrape_registry()).decode())"
+SCRAPE = "from prometheus_client import generate_latest; from operations.metrics import scrape_registry; import sys; sys.stdout.write(generate_latest(scrape_registry(private_names=True)).decode())"
 
 
 def test_several_web_processes_add_up_in_multiprocess_mode(tmp_path):

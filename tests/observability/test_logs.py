@@ -193,6 +193,81 @@ def test_the_plain_format_appends_the_ids():
     )
 
 
+@pytest.fixture
+def plain_logs():
+    """Everything logged during the test, as the console handler writes it with
+    LOG_FORMAT=plain (the settings' format string)."""
+    from django.conf import settings
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(PlainFormatter(settings.LOGGING["formatters"]["plain"]["format"]))
+    handler.addFilter(ContextFilter())
+    root = logging.getLogger()
+    previous_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        yield stream
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(previous_level)
+
+
+FORGED = "2026-11-23 09:00:00,000 INFO mlservice.request POST /admin/login/ 302 1.0ms"
+
+
+def test_a_newline_in_a_request_path_cannot_forge_a_plain_log_line(db, client, plain_logs):
+    # %0A is a newline once Django decodes the path; %0D a carriage return, %1B[2J an
+    # ANSI "clear screen" for whoever tails the log in a terminal.
+    forged_path = "/no-such-page%0A" + FORGED.replace(" ", "%20") + "%0D%1B[2J"
+    assert client.get(forged_path).status_code == 404
+
+    lines = plain_logs.getvalue().splitlines()
+    assert not any(line.startswith(FORGED) for line in lines)
+    # Every line is a record: date, time, level, logger (django.request adds its own).
+    assert [line.split()[3] for line in lines] == ["mlservice.request", "django.request"]
+    line = lines[0]
+    assert "GET /no-such-page\\n2026-11-23 09:00:00,000 INFO mlservice.request POST" in line
+    assert line.endswith("]") and "\\r\\x1b[2J 404 " in line
+    assert "\x1b" not in plain_logs.getvalue() and "\r" not in plain_logs.getvalue()
+
+
+def test_every_plain_log_value_and_traceback_line_is_escaped():
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(PlainFormatter("%(levelname)s %(name)s %(message)s"))
+    handler.addFilter(ContextFilter())
+    logger = logging.getLogger("obs.escape")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        with job_context("prediction\nINFO forged", 5):
+            try:
+                raise ValueError("bad cell\nERROR forged by an exception")
+            except ValueError:
+                logger.exception("reading %s", "a\x9b31mred\u2028b")
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = True
+
+    first, *traceback = stream.getvalue().splitlines()
+    assert first == (
+        "ERROR obs.escape reading a\\x9b31mred\\u2028b [job_kind=prediction\\nINFO forged job_id=5]"
+    )
+    assert traceback[0] == "  Traceback (most recent call last):"
+    assert traceback[-2:] == ["  ValueError: bad cell", "  ERROR forged by an exception"]
+    assert all(line.startswith("  ") for line in traceback)
+
+
+def test_json_log_lines_escape_what_json_leaves_raw(json_logs):
+    logging.getLogger("obs.json").warning("path %s", "/a\x9b\u2028\x7f\nb")
+
+    (line,) = [line for line in json_logs.text.splitlines() if "obs.json" in line]
+    assert not re.search("[\x00-\x1f\x7f-\x9f\u2028\u2029]", line)
+    assert json.loads(line)["message"] == "path /a\x9b\u2028\x7f\nb"
+
+
 def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "manage.py", *args],

@@ -3,8 +3,12 @@ service's numbers, computed from the database, moving after real work."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -13,7 +17,10 @@ from billing.models import LedgerEntry
 from core.counters import record_model_cache
 from predictions.services import prediction_claim, prediction_succeed
 from predictions.tasks import run_prediction
+from tests.observability.conftest import Scrape
 from tests.observability.helpers import submit
+
+BASE_DIR = Path(__file__).resolve().parents[2]
 
 
 def test_metrics_answer_when_nothing_has_happened_yet(db, scrape):
@@ -159,7 +166,9 @@ def test_model_cache_hits_and_misses_are_shared_counters(db, scrape):
     assert metrics.value("mlservice_model_cache_misses_total") == 1
 
 
-def test_metrics_are_for_loopback_clients_without_a_token(db, client):
+def test_in_development_metrics_are_for_loopback_clients_without_a_token(db, client, settings):
+    settings.METRICS_TOKEN = ""
+    assert settings.METRICS_LOOPBACK_WITHOUT_TOKEN  # DEBUG is on where the settings were read
     assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 200
     assert client.get("/metrics", REMOTE_ADDR="::1").status_code == 200
     refused = client.get("/metrics", REMOTE_ADDR="203.0.113.9")
@@ -178,3 +187,61 @@ def test_a_metrics_token_is_required_from_everyone_once_set(db, client, settings
     )
     assert answered.status_code == 200
     assert b"mlservice_http_requests_total" in answered.content
+
+
+def test_with_debug_off_a_loopback_client_without_the_token_is_refused(db, client, settings):
+    """Behind a reverse proxy on the same host (deploy/, README) every request reaches
+    gunicorn from 127.0.0.1: with DEBUG off the address proves nothing, only the token."""
+    settings.METRICS_TOKEN = ""
+    settings.METRICS_LOOPBACK_WITHOUT_TOKEN = False
+
+    proxied = client.get("/metrics", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.9")
+    assert proxied.status_code == 403
+    assert b"METRICS_TOKEN" in proxied.content and b"mlservice_" not in proxied.content
+
+    settings.METRICS_TOKEN = "s3cret-metrics-token"
+    assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 401
+    scraped = client.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret-metrics-token")
+    assert scraped.status_code == 200
+
+
+def test_debug_off_turns_off_loopback_access_without_a_token(tmp_path):
+    shown = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "-c",
+            "from django.conf import settings; print(settings.METRICS_LOOPBACK_WITHOUT_TOKEN)",
+        ],
+        cwd=BASE_DIR,
+        env={**os.environ, "DEBUG": "0", "SECRET_KEY": "x" * 50, "VAR_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.split()[-1] == "False"
+
+
+def test_private_model_names_are_shown_only_with_the_token(alice, alice_api, trained_model, client, settings):
+    submit(alice_api, trained_model)
+    settings.METRICS_TOKEN = ""
+    by_id = {"model_id": str(trained_model.pk), "model": str(trained_model.pk)}
+
+    without_token = client.get("/metrics")
+    assert without_token.status_code == 200
+    assert b"churn" not in without_token.content
+    assert Scrape(without_token.content.decode()).value("mlservice_predictions_submitted_total", **by_id) == 1
+
+    trained_model.is_public = True
+    trained_model.save(update_fields=["is_public"])
+    published = Scrape(client.get("/metrics").content.decode())
+    named = {"model_id": str(trained_model.pk), "model": "churn v1"}
+    assert published.value("mlservice_predictions_submitted_total", **named) == 1
+
+    trained_model.is_public = False
+    trained_model.save(update_fields=["is_public"])
+    settings.METRICS_TOKEN = "s3cret-metrics-token"
+    with_token = client.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret-metrics-token")
+    assert Scrape(with_token.content.decode()).value("mlservice_predictions_submitted_total", **named) == 1

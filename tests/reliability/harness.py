@@ -43,6 +43,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+METRICS_TOKEN = "reliability-metrics-token"
+
+
 def production_env(*, secret_key: str, queue_name: str, media_root: Path) -> dict[str, str]:
     """The environment of a production deployment (README, "Running in production"),
     on the test database. The rate limits are raised because every client here is
@@ -56,6 +59,7 @@ def production_env(*, secret_key: str, queue_name: str, media_root: Path) -> dic
         "MEDIA_ROOT": str(media_root),
         # A queue of our own: other test runs may share this Redis.
         "QUEUE_NAME": queue_name,
+        "METRICS_TOKEN": METRICS_TOKEN,
         "THROTTLE_ANON": "100000/min",
         "THROTTLE_USER": "100000/min",
         "THROTTLE_REGISTER": "100000/min",

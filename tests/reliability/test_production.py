@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import BASE_DIR, wait_for
 from tests.reliability.client import Http
+from tests.reliability.harness import METRICS_TOKEN
 
 pytestmark = [pytest.mark.reliability, pytest.mark.postgres, pytest.mark.redis]
 
@@ -85,7 +86,13 @@ def test_the_server_behaves_as_production_behind_a_tls_proxy(live, start_cluster
     assert b"/static/" in login_page.body
     stylesheet = login_page.body.split(b'href="/static/', 1)[1].split(b'"', 1)[0].decode()
     assert http.get(f"/static/{stylesheet}").status == 200
-    assert http.get("/api/docs/", headers={"Accept": "text/html"}).status == 200
+    # Swagger UI starts from a script file (the split view): the Content-Security-Policy
+    # runs only scripts of this site, and it is on every answer.
+    docs = http.get("/api/docs/", headers={"Accept": "text/html"})
+    assert docs.status == 200
+    assert "script-src 'self';" in docs.headers.get("content-security-policy", "")
+    assert "script-src 'self';" in login_page.headers.get("content-security-policy", "")
+    assert http.get("/api/docs/?script=", headers={"Accept": "*/*"}).status == 200
 
     # DEBUG is off: no debug pages, JSON errors under /api/, unknown hosts refused.
     missing = http.get("/api/v1/no-such-thing/", token=token)
@@ -103,8 +110,16 @@ def test_the_server_behaves_as_production_behind_a_tls_proxy(live, start_cluster
         return answer if answer.status == 200 else None
 
     health = wait_for(healthy, timeout=30, what="/healthz to report the cluster")
-    # /metrics answers loopback (Prometheus next to it), adding up the gunicorn workers.
-    metrics = http.get("/metrics", proxy=False, headers={"Accept": "text/plain"})
+    # /metrics wants the token, even from loopback: through the proxy every client is
+    # 127.0.0.1. With it, the numbers add up the gunicorn workers.
+    for proxy in (True, False):
+        refused = http.get("/metrics", proxy=proxy, headers={"Accept": "text/plain"})
+        assert refused.status == 401 and b"mlservice_" not in refused.body
+    metrics = http.get(
+        "/metrics",
+        proxy=False,
+        headers={"Accept": "text/plain", "Authorization": f"Bearer {METRICS_TOKEN}"},
+    )
     assert metrics.status == 200 and b"mlservice_http_requests_total" in metrics.body
     figures["healthz"] = health.data
 
