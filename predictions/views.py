@@ -149,9 +149,7 @@ def _predict(request, model: TrainedModel, handler: PredictionUploadHandler):
 
 def _live_context(prediction: Prediction) -> dict:
     header, rows = selectors.prediction_result_preview(prediction=prediction, limit=PREVIEW_ROWS)
-    classes = (prediction.model.feature_schema or {}).get("classes") or []
-    ours = 1 + len(classes) if prediction.model.task == "classification" else 1
-    first_ours = max(len(header) - ours, 0)
+    first_ours = max(len(header) - selectors.prediction_output_columns(prediction=prediction), 0)
     table = []
     for row in rows:
         cells = []
