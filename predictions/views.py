@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from billing.services import cost_of
 from core.errors import PayloadTooLarge, ServiceError
 from core.forms import add_service_error
+from core.middleware import body_limit
 from core.units import human_size
 from mlmodels.ml.schema import FeatureSchema
 from mlmodels.models import TrainedModel
@@ -78,6 +79,7 @@ def _render_predict(
     )
 
 
+@body_limit("PREDICTION_MAX_BYTES")
 @csrf_exempt  # the CSRF check runs in _predict, after the upload handler is installed
 @login_required
 @require_http_methods(["GET", "POST"])
