@@ -99,7 +99,8 @@ class RefuseOversizedBodyMiddleware:
     @staticmethod
     def _refuse(request, length: int, limit: int, *, upload: bool):
         if upload:
-            detail = f"The request is {human_size(length)}; the limit for the file is {human_size(limit)}."
+            # The words of the upload views' own refusals (the form states the same limit).
+            detail = f"The file is {human_size(length)}; the limit is {human_size(limit)}."
         else:
             detail = (
                 f"The request body is larger than the {human_size(limit)} limit for JSON and form "

@@ -37,7 +37,7 @@ def test_an_anonymous_upload_over_the_limit_is_a_413_with_a_json_detail(db, sett
     setattr(settings, setting, 1024 * 1024)
     response = post_declaring(Client(), path, 2 * 1024 * 1024)
     assert response.status_code == 413
-    assert response.json()["detail"] == "The request is 2.0 MB; the limit for the file is 1.0 MB."
+    assert response.json()["detail"] == "The file is 2.0 MB; the limit is 1.0 MB."
 
 
 def test_a_signed_in_upload_page_over_the_limit_is_a_413_page_before_the_csrf_check(alice, settings):
@@ -48,7 +48,7 @@ def test_a_signed_in_upload_page_over_the_limit_is_a_413_page_before_the_csrf_ch
         response = post_declaring(client, path, 50 * 1024 * 1024)
         assert response.status_code == 413
         page = response.content.decode()
-        assert "the limit for the file is 1.0 MB" in page and "alice" in page
+        assert "the limit is 1.0 MB" in page and "alice" in page
     assert Dataset.objects.count() == 0 and Prediction.objects.count() == 0
 
 
