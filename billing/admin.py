@@ -1,7 +1,24 @@
 from django.contrib import admin
+from django.core.validators import MaxValueValidator, MinValueValidator
 
-from billing.models import CoinAccount, LedgerEntry
+from billing.models import MAX_PRICE, CoinAccount, LedgerEntry
 from core.admin import ReadOnlyAdmin
+
+
+class PriceFieldsAdminMixin:
+    """Bounds the price fields named in ``price_fields`` to 0..MAX_PRICE on the change
+    form and in list_editable alike (both build their fields here)."""
+
+    price_fields: tuple[str, ...] = ()
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if formfield is not None and db_field.name in self.price_fields:
+            formfield.validators += [MinValueValidator(0), MaxValueValidator(MAX_PRICE)]
+            formfield.widget.attrs.update({"min": "0", "max": str(MAX_PRICE)})
+            formfield.help_text = f"Coins, at most {MAX_PRICE}."
+        return formfield
+
 
 # Money is never edited by hand: balances move only through billing.services (use the
 # "Grant coins" action on users).

@@ -8,6 +8,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 COINS = {"max_digits": 14, "decimal_places": 2}
+# The largest price an operator may set: per predicted row, per training, per trial.
+# With the row and trial limits every cost stays far inside COINS' 14 digits (the cost
+# check in billing.services refuses the rest, whatever the settings).
+MAX_PRICE = Decimal("10000")
 
 
 class CoinAccount(models.Model):

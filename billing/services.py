@@ -19,6 +19,16 @@ from core.errors import InvalidInput, NotAllowed, ServiceError
 from core.idempotency import idempotent_call, request_fingerprint
 
 CENT = Decimal("0.01")
+
+
+def _column_max(field_name: str) -> Decimal:
+    field = LedgerEntry._meta.get_field(field_name)
+    return Decimal(10) ** (field.max_digits - field.decimal_places) - Decimal(1).scaleb(-field.decimal_places)
+
+
+# The largest amount a ledger entry (and a job's cost column) can hold: 999,999,999,999.99.
+# PostgreSQL refuses a larger one with an error; SQLite would store it. Checked in code.
+LEDGER_MAX_AMOUNT = _column_max("amount")
 # The largest single movement of coins; balances are 14 digits with 2 decimals.
 LARGEST = Decimal("1000000000.00")
 Kind = LedgerEntry.Kind
@@ -26,6 +36,27 @@ Kind = LedgerEntry.Kind
 # ledger_cents{kind,direction}, direction "credit" (amount > 0) or "debit".
 LEDGER_ENTRIES = "ledger_entries"
 LEDGER_CENTS = "ledger_cents"
+
+
+class CostTooLarge(ServiceError):
+    status_code = 400
+
+    def __init__(self, *, cost: Decimal, how: str):
+        super().__init__(
+            f"This would cost {cost:,} coins ({how}), more than the {LEDGER_MAX_AMOUNT:,} one charge "
+            "can be. Send fewer rows, or ask an operator about the price.",
+            {"cost": [f"{cost:,} is above the limit of {LEDGER_MAX_AMOUNT:,}."]},
+            cost=str(cost),
+            limit=str(LEDGER_MAX_AMOUNT),
+        )
+
+
+def cost_within_ledger(cost: Decimal, *, how: str) -> Decimal:
+    """``cost``, or CostTooLarge (400) when no ledger entry could hold it: checked
+    before a job row or a charge is written."""
+    if cost > LEDGER_MAX_AMOUNT:
+        raise CostTooLarge(cost=cost, how=how)
+    return cost
 
 
 class InsufficientFunds(ServiceError):
@@ -72,8 +103,11 @@ def coins(value: Any, *, field: str = "amount", maximum: Decimal | None = None) 
 
 def cost_of(*, rows: int, price_per_row: Decimal) -> Decimal:
     """rows × price, rounded up to the next cent (never down: we do not give away
-    fractions)."""
-    return (Decimal(rows) * price_per_row).quantize(CENT, rounding=ROUND_CEILING)
+    fractions). CostTooLarge when the ledger could not hold it."""
+    cost = (Decimal(rows) * price_per_row).quantize(CENT, rounding=ROUND_CEILING)
+    return cost_within_ledger(
+        cost, how=f"{rows:,} row{'s' if rows != 1 else ''} × {price_per_row.normalize():f}"
+    )
 
 
 def _locked_account(*, user) -> CoinAccount:

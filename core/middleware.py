@@ -3,11 +3,14 @@ import time
 
 from django.conf import settings
 from django.http import HttpResponseBadRequest, JsonResponse
+from django.shortcuts import render
+from django.urls import Resolver404, resolve
 from django.utils.functional import SimpleLazyObject, empty
 
 from core.api import error_body
 from core.http_metrics import record_request
 from core.logs import REQUEST_ID_HEADER, request_id_from, request_id_var
+from core.units import human_size
 
 request_logger = logging.getLogger("mlservice.request")
 
@@ -50,6 +53,81 @@ class ContentSecurityPolicyMiddleware:
         policy = settings.CONTENT_SECURITY_POLICY
         if policy and "Content-Security-Policy" not in response:
             response["Content-Security-Policy"] = policy
+        return response
+
+
+# Room for the multipart framing and the small form fields around an uploaded file.
+BODY_ENVELOPE_BYTES = 64 * 1024
+
+
+def body_limit(setting_name: str):
+    """Marks a view that takes an upload: its body may be as large as the setting
+    ``setting_name`` (bytes) plus the multipart envelope. On a DRF viewset set
+    ``max_body_setting`` on the class instead (it applies to its ``create``)."""
+
+    def mark(view):
+        view.max_body_setting = setting_name
+        return view
+
+    return mark
+
+
+def _max_body_setting(request) -> str | None:
+    try:
+        match = resolve(request.path_info)
+    except Resolver404:
+        return None
+    view = match.func
+    name = getattr(view, "max_body_setting", None)
+    viewset = getattr(view, "cls", None)
+    actions = getattr(view, "actions", None) or {}
+    if name is None and viewset is not None and actions.get(request.method.lower()) == "create":
+        name = getattr(viewset, "max_body_setting", None)
+    return name
+
+
+class RefuseOversizedBodyMiddleware:
+    """413 from the Content-Length alone, before anything reads the body (Django's
+    CSRF check reads a form's body in process_view, which runs after every
+    middleware's __call__, so this may sit anywhere in the list: it is after the
+    authentication middleware only so the error page knows who is signed in).
+
+    A route marked with ``body_limit`` (the dataset and prediction uploads) may take
+    its setting plus the envelope; any other route DATA_UPLOAD_MAX_MEMORY_SIZE plus the
+    envelope, as no other route takes a file. Anonymous requests too. A chunked body
+    (no Content-Length) is left to the upload handlers' own checks as they read it."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > BODY_ENVELOPE_BYTES:  # small bodies (most requests) need no lookup
+            name = _max_body_setting(request)
+            limit = getattr(settings, name) if name else settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            if length > limit + BODY_ENVELOPE_BYTES:
+                return self._refuse(request, length, limit, upload=name is not None)
+        return self.get_response(request)
+
+    @staticmethod
+    def _refuse(request, length: int, limit: int, *, upload: bool):
+        if upload:
+            # The words of the upload views' own refusals (the form states the same limit).
+            detail = f"The file is {human_size(length)}; the limit is {human_size(limit)}."
+        else:
+            detail = (
+                f"The request body is larger than the {human_size(limit)} limit for JSON and form "
+                "bodies. Send large prediction inputs as a CSV file (multipart, field file)."
+            )
+        if request.path.startswith("/api/"):
+            response = JsonResponse(error_body(detail), status=413)
+        else:
+            response = render(request, "413.html", {"detail": detail}, status=413)
+        # The body was not read: the connection cannot carry another request.
+        response["Connection"] = "close"
         return response
 
 

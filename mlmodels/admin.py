@@ -8,6 +8,7 @@ from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.template.defaultfilters import filesizeformat
 
+from billing.admin import PriceFieldsAdminMixin
 from core.errors import ServiceError
 from core.jobs.lifecycle import QUEUED, RUNNING
 from mlmodels import services
@@ -15,7 +16,8 @@ from mlmodels.models import Algorithm, Dataset, TrainedModel
 
 
 @admin.register(Algorithm)
-class AlgorithmAdmin(admin.ModelAdmin):
+class AlgorithmAdmin(PriceFieldsAdminMixin, admin.ModelAdmin):
+    price_fields = ("training_price",)
     list_display = ["name", "key", "task", "enabled", "training_price", "in_catalog", "models_trained"]
     list_editable = ["enabled", "training_price"]
     list_filter = ["task", "enabled", "in_catalog"]
@@ -113,8 +115,9 @@ class TrainedModelAdminForm(forms.ModelForm):
 
 
 @admin.register(TrainedModel)
-class TrainedModelAdmin(admin.ModelAdmin):
+class TrainedModelAdmin(PriceFieldsAdminMixin, admin.ModelAdmin):
     form = TrainedModelAdminForm
+    price_fields = ("price_per_row",)
     list_display = [
         "__str__",
         "owner",

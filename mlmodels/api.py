@@ -85,6 +85,7 @@ class DatasetViewSet(
     are visible; another user's dataset is a 404."""
 
     serializer_class = DatasetSerializer
+    max_body_setting = "DATASET_MAX_BYTES"  # core.middleware refuses more by Content-Length
     # Ids are digits: other text is a 404 from the URL resolver, not a ValueError (500).
     lookup_value_regex = "[0-9]+"
     parser_classes = [MultiPartParser, FormParser, JSONParser]

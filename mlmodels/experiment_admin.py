@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from billing.admin import PriceFieldsAdminMixin
 from core.admin import ReadOnlyAdmin
 from mlmodels.models import Experiment, ExperimentSettings, ExperimentTrial
 from mlmodels.services import experiment_price_per_trial
 
 
 @admin.register(ExperimentSettings)
-class ExperimentSettingsAdmin(admin.ModelAdmin):
+class ExperimentSettingsAdmin(PriceFieldsAdminMixin, admin.ModelAdmin):
+    price_fields = ("price_per_trial",)
     list_display = ["__str__", "price_per_trial", "price_now"]
     fields = ["price_per_trial", "price_now"]
     readonly_fields = ["price_now"]

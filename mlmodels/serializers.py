@@ -9,6 +9,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from billing.models import MAX_PRICE
 from core.serializers import RejectUnknownFieldsMixin
 from mlmodels.ml import targets
 from mlmodels.models import Algorithm, Dataset, TrainedModel
@@ -234,7 +235,12 @@ class ModelStaffUpdateSerializer(RejectUnknownFieldsMixin, serializers.Serialize
         required=False, help_text="List in the public catalog (makes it active)."
     )
     price_per_row = serializers.DecimalField(
-        max_digits=12, decimal_places=4, min_value=0, required=False, help_text="Coins per predicted row."
+        max_digits=12,
+        decimal_places=4,
+        min_value=0,
+        max_value=MAX_PRICE,
+        required=False,
+        help_text=f"Coins per predicted row (at most {MAX_PRICE}).",
     )
     is_active = serializers.BooleanField(
         required=False, help_text="The version predictions use for this name."

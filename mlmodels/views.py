@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from billing.selectors import balance_for_user
 from core.errors import PayloadTooLarge, ServiceError
 from core.forms import add_service_error
+from core.middleware import body_limit
 from mlmodels import selectors, services
 from mlmodels.api import refuse_oversized_upload
 from mlmodels.forms import HP_PREFIX, DatasetUploadForm, ModelFilterForm, TrainForm
@@ -52,6 +53,7 @@ def dataset_list(request):
     return render(request, "mlmodels/dataset_list.html", {"page": page})
 
 
+@body_limit("DATASET_MAX_BYTES")
 @login_required
 @require_http_methods(["GET", "POST"])
 def dataset_upload(request):

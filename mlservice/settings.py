@@ -136,6 +136,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Refuses an oversized body by its Content-Length before the CSRF check reads it.
+    "core.middleware.RefuseOversizedBodyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "core.middleware.ApiJsonErrorsMiddleware",
 ]
@@ -267,6 +269,9 @@ DATASET_MAX_COLUMNS = env_int("DATASET_MAX_COLUMNS", 500, minimum=2)
 PREDICTION_MAX_BYTES = env_int("PREDICTION_MAX_BYTES", 500 * 1024 * 1024, minimum=1)
 PREDICTION_MAX_ROWS = env_int("PREDICTION_MAX_ROWS", 2_000_000, minimum=1)
 PREDICTION_MAX_JSON_ROWS = env_int("PREDICTION_MAX_JSON_ROWS", 10_000, minimum=1)
+# Columns in one prediction's input (CSV header or JSON keys): room for a dataset's
+# DATASET_MAX_COLUMNS plus ids and notes the model ignores.
+PREDICTION_MAX_COLUMNS = env_int("PREDICTION_MAX_COLUMNS", 1000, minimum=1)
 # Request bodies above this are refused outright (uploads stream to temp files).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 20 * 1024 * 1024, minimum=1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024

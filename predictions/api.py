@@ -73,6 +73,7 @@ def csv_attachment(prediction: Prediction) -> FileResponse:
 class PredictionViewSet(viewsets.GenericViewSet):
     serializer_class = PredictionSerializer
     lookup_value_regex = "[0-9]+"  # ids are digits; other text is a 404, not a 500
+    max_body_setting = "PREDICTION_MAX_BYTES"  # core.middleware refuses more by Content-Length
     parser_classes = [JSONParser, MultiPartParser]
     queryset = Prediction.objects.none()  # for the schema; reads go through selectors
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-import itertools
+import logging
 from pathlib import Path
 
 from django.conf import settings
@@ -12,7 +11,16 @@ from django.shortcuts import get_object_or_404
 
 from billing.models import LedgerEntry
 from core.errors import Conflict, InvalidInput, ServiceError
+from mlmodels.ml import csvio
+from mlmodels.ml.errors import MLError
 from predictions.models import Prediction
+
+logger = logging.getLogger(__name__)
+
+# Result files are written by the service: UTF-8, comma-separated.
+RESULT_FORMAT = csvio.CsvFormat(encoding="utf-8", delimiter=",")
+# Characters of one cell shown in the results table (the download has them all).
+PREVIEW_CELL_CHARS = 200
 
 
 class ResultFileMissing(ServiceError):
@@ -78,20 +86,40 @@ def prediction_result_path(*, prediction: Prediction) -> Path:
     return path
 
 
+def prediction_output_columns(*, prediction: Prediction) -> int:
+    """How many columns the service adds at the end of a result file: ``prediction``
+    and, for a classifier, one ``probability_<class>`` per class."""
+    classes = (prediction.model.feature_schema or {}).get("classes") or []
+    return 1 + len(classes) if prediction.model.task == "classification" else 1
+
+
 def prediction_result_preview(
     *, prediction: Prediction, limit: int = 100
 ) -> tuple[list[str], list[list[str]]]:
-    """The header and first ``limit`` rows of the result file, for the results table
-    (read from the head of the file: a million-row result is never loaded)."""
+    """The header and first ``limit`` rows of the result file, for the results table:
+    only the model's feature columns and the output columns (an input's other columns
+    can number in the thousands), each cell cut to PREVIEW_CELL_CHARS characters. Read
+    from the head of the file: a million-row result is never loaded."""
     try:
         path = prediction_result_path(prediction=prediction)
     except ServiceError:
         return [], []
-    with open(path, newline="", encoding="utf-8", errors="replace") as handle:
-        reader = csv.reader(handle)
-        header = next(reader, [])
-        rows = list(itertools.islice(reader, limit))
-    return header, rows
+    features = {feature["name"] for feature in (prediction.model.feature_schema or {}).get("features", [])}
+    try:
+        header = csvio.read_header(path, RESULT_FORMAT)
+        first_output = max(len(header) - prediction_output_columns(prediction=prediction), 0)
+        shown = [
+            name
+            for position, name in enumerate(header)
+            if position >= first_output or name.strip() in features
+        ]
+        rows = csvio.read_head(
+            path, RESULT_FORMAT, header, columns=shown, rows=limit, cell_chars=PREVIEW_CELL_CHARS
+        )
+    except MLError:
+        logger.warning("the result file of prediction %s cannot be previewed", prediction.pk, exc_info=True)
+        return [], []
+    return shown, rows
 
 
 def prediction_ledger_entries(*, prediction: Prediction) -> QuerySet[LedgerEntry]:

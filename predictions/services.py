@@ -114,7 +114,9 @@ def _check_json(inputs: Any, schema: FeatureSchema) -> _CheckedInput:
         )
         raise PayloadTooLarge(f"Too many rows: {message}.", {"inputs": [message]})
     try:
-        checked = validate_records(inputs, schema, max_rows=limit, field_name="inputs")
+        checked = validate_records(
+            inputs, schema, max_rows=limit, max_columns=settings.PREDICTION_MAX_COLUMNS, field_name="inputs"
+        )
     except InputError as error:
         raise _input_error(error) from None
     return _CheckedInput(
@@ -133,6 +135,7 @@ def _check_csv(upload: StoredCsv, schema: FeatureSchema) -> _CheckedInput:
             upload.path,
             schema,
             max_rows=settings.PREDICTION_MAX_ROWS,
+            max_columns=settings.PREDICTION_MAX_COLUMNS,
             chunk_rows=settings.PREDICTION_CHUNK_ROWS,
         )
     except InputError as error:

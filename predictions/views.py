@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from billing.services import cost_of
 from core.errors import PayloadTooLarge, ServiceError
 from core.forms import add_service_error
+from core.middleware import body_limit
 from core.units import human_size
 from mlmodels.ml.schema import FeatureSchema
 from mlmodels.models import TrainedModel
@@ -78,6 +79,7 @@ def _render_predict(
     )
 
 
+@body_limit("PREDICTION_MAX_BYTES")
 @csrf_exempt  # the CSRF check runs in _predict, after the upload handler is installed
 @login_required
 @require_http_methods(["GET", "POST"])
@@ -149,9 +151,7 @@ def _predict(request, model: TrainedModel, handler: PredictionUploadHandler):
 
 def _live_context(prediction: Prediction) -> dict:
     header, rows = selectors.prediction_result_preview(prediction=prediction, limit=PREVIEW_ROWS)
-    classes = (prediction.model.feature_schema or {}).get("classes") or []
-    ours = 1 + len(classes) if prediction.model.task == "classification" else 1
-    first_ours = max(len(header) - ours, 0)
+    first_ours = max(len(header) - selectors.prediction_output_columns(prediction=prediction), 0)
     table = []
     for row in rows:
         cells = []

@@ -24,10 +24,11 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from .errors import DatasetError
-from .schema import infer_kind, missing_mask
+from .schema import coerce_column, infer_kind, missing_mask, out_of_range, too_large_message
 from .sniffing import CsvFormat, file_error, is_blank_row, sniff_format
 
 _BLOCK_SIZE = 1 << 20  # pyarrow read block; the streaming reader keeps dozens in flight
@@ -57,13 +58,34 @@ def _open_text(path: str | os.PathLike[str], fmt: CsvFormat) -> io.TextIOWrapper
     return open(path, encoding=fmt.encoding, newline="")  # newline="" for quoted newlines
 
 
+# Python's csv module refuses a field longer than this (csv.field_size_limit()): no
+# column name comes near it, but an unclosed quote makes the rest of a file one field.
+MAX_HEADER_CELL_BYTES = csv.field_size_limit()
+
+
 def read_header(path: str | os.PathLike[str], fmt: CsvFormat) -> list[str]:
-    """The raw header names (unstripped), refusing an empty file."""
+    """The raw header names (unstripped), refusing an empty file and a header cell
+    longer than MAX_HEADER_CELL_BYTES."""
     with _open_text(path, fmt) as handle:
-        for row in csv.reader(handle, delimiter=fmt.delimiter):
-            if not is_blank_row(row):
-                return row
+        try:
+            for row in csv.reader(handle, delimiter=fmt.delimiter):
+                if not is_blank_row(row):
+                    return row
+        except csv.Error as error:
+            if "field larger than field limit" not in str(error):
+                raise file_error(f"the header line cannot be read as CSV: {error}") from None
+            limit = MAX_HEADER_CELL_BYTES // 1024
+            raise file_error(
+                f"a column name in the header is longer than {limit} KB, which no column name "
+                "should be (is a quote left open? it makes the rest of the file one cell)"
+            ) from None
     raise file_error("the file is empty")
+
+
+def check_column_count(count: int, limit: int) -> None:
+    """The one column limit of uploaded tables (datasets and prediction files)."""
+    if count > limit:
+        raise file_error(f"the file has {count} columns; the limit is {limit}")
 
 
 def check_header(raw_names: list[str], *, min_columns: int = 2) -> list[str]:
@@ -250,6 +272,57 @@ def iter_csv_chunks(
         yield frame_from_arrow(table, wanted)
 
 
+def read_head(
+    path: str | os.PathLike[str],
+    fmt: CsvFormat,
+    raw_names: list[str],
+    *,
+    columns: list[str],
+    rows: int,
+    cell_chars: int,
+) -> list[list[str]]:
+    """The first ``rows`` data rows of ``columns`` (raw header names, in that order),
+    each cell cut to ``cell_chars`` characters with "…" after a cut: a preview that
+    stays small whatever the width of the file or the length of its cells."""
+    for block_size in (_BLOCK_SIZE, _BLOCK_SIZE * 32):
+        try:
+            reader = pacsv.open_csv(
+                path,
+                read_options=pacsv.ReadOptions(encoding=_arrow_encoding(fmt), block_size=block_size),
+                parse_options=pacsv.ParseOptions(
+                    delimiter=fmt.delimiter, newlines_in_values=True, ignore_empty_lines=True
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={name: pa.large_string() for name in raw_names},
+                    strings_can_be_null=False,
+                    quoted_strings_can_be_null=False,
+                    null_values=[],
+                    include_columns=columns,
+                ),
+            )
+            batches, count = [], 0
+            for batch in reader:
+                batches.append(batch)
+                count += batch.num_rows
+                if count >= rows:
+                    break
+        except pa.ArrowInvalid as error:
+            if "straddl" in str(error):  # a row longer than the block: once more, wider
+                continue
+            raise file_error(f"the file cannot be read as CSV: {error}") from error
+        break
+    else:
+        raise file_error("a row is too long to show")
+    table = pa.Table.from_batches(batches, schema=reader.schema).slice(0, rows)
+    cells = []
+    for column in table.columns:
+        cut = pc.utf8_slice_codeunits(column, 0, cell_chars)
+        longer = pc.greater(pc.utf8_length(column), cell_chars)
+        marked = pc.binary_join_element_wise(cut, pa.scalar("…", column.type), pa.scalar("", column.type))
+        cells.append(pc.if_else(longer, marked, cut).to_pylist())
+    return [list(row) for row in zip(*cells, strict=True)] if cells else []
+
+
 # --- Whole tables --------------------------------------------------------------------------
 
 
@@ -276,8 +349,7 @@ def read_table(
         raise file_error(f"the file is {size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.1f} MB")
     fmt = sniff_format(path)
     raw_names = read_header(path, fmt)
-    if len(raw_names) > max_columns:
-        raise file_error(f"the file has {len(raw_names)} columns; the limit is {max_columns}")
+    check_column_count(len(raw_names), max_columns)
     names = check_header(raw_names)
 
     handler = _RaggedRows(stop=False)  # read on, to say how many rows are ragged
@@ -302,4 +374,27 @@ def read_table(
     table = pa.Table.from_batches(batches, schema=reader.schema)
     frame = frame_from_arrow(table, names)
     columns = [column_info(name, frame[name]) for name in names]
+    _refuse_huge_numbers(frame, columns)
     return Table(frame=frame, format=fmt, columns=columns)
+
+
+def _refuse_huge_numbers(frame: pd.DataFrame, columns: list[ColumnInfo]) -> None:
+    """A numeric column holding a number beyond ±MAX_ABS_NUMBER cannot be trained on
+    (the scaler overflows): refused here, by the rule predictions follow too."""
+    problems = []
+    for column in columns:
+        if column.kind != "numeric":
+            continue
+        values, _ = coerce_column(frame[column.name], "numeric")
+        far = out_of_range(values).to_numpy().nonzero()[0]
+        if len(far):
+            # Row numbers count data rows from 1, as in prediction messages.
+            row = int(far[0]) + 1
+            problems.append(
+                f"row {row}, column '{column.name}': {too_large_message(float(values.iloc[far[0]]))}"
+            )
+    if problems:
+        message = (
+            problems[0] if len(problems) == 1 else f"{len(problems)} columns hold numbers that are too large"
+        )
+        raise DatasetError(message, {"file": problems[:20]})

@@ -14,6 +14,7 @@ import pandas as pd
 
 from .csvio import (
     CsvFormat,
+    check_column_count,
     check_header,
     frame_from_arrow,
     iter_arrow_chunks,
@@ -21,7 +22,15 @@ from .csvio import (
     sniff_format,
 )
 from .errors import DatasetError, InputError, TooManyRowsError
-from .schema import CoercionProblem, Feature, FeatureSchema, coerce_frame, coerce_records
+from .schema import (
+    CoercionProblem,
+    Feature,
+    FeatureSchema,
+    coerce_frame,
+    coerce_records,
+    out_of_range,
+    too_large_message,
+)
 
 MAX_REPORTED_PROBLEMS = 20
 
@@ -85,16 +94,54 @@ def frame_from_records(inputs: object) -> pd.DataFrame:
     return pd.DataFrame.from_records(records_from_inputs(inputs))
 
 
+@dataclass
+class TooLarge(CoercionProblem):
+    """A number that reads fine but is beyond ±MAX_ABS_NUMBER (schema.py)."""
+
+    number: float = 0.0
+
+
 def _problem_message(problem: CoercionProblem, kind: str, row_offset: int) -> str:
-    what = "a number" if kind == "numeric" else "true or false"
     where = f"row {problem.row + row_offset}, column '{problem.column}'"
+    if isinstance(problem, TooLarge):
+        return f"{where}: {too_large_message(problem.number)}"
+    what = "a number" if kind == "numeric" else "true or false"
     return f"{where}: '{problem.value}' is not {what}"
 
 
-def _value_error(messages: list[str], total: int, field_name: str) -> InputError:
+def coerce_and_check(
+    frame: pd.DataFrame, features: list[Feature]
+) -> tuple[pd.DataFrame, list[CoercionProblem], int]:
+    """``schema.coerce_frame``, and numbers beyond ±MAX_ABS_NUMBER counted as problems
+    too: the one check of prediction values, at submit and again while scoring."""
+    coerced, problems, total = coerce_frame(frame, features)
+    for feature in features:
+        if feature.kind != "numeric":
+            continue
+        values = coerced[feature.name]
+        far = out_of_range(values).to_numpy()
+        count = int(far.sum())
+        if not count:
+            continue
+        total += count
+        for position in far.nonzero()[0][:MAX_REPORTED_PROBLEMS]:
+            number = float(values.iloc[position])
+            problems.append(
+                TooLarge(row=int(position) + 1, column=feature.name, value=repr(number), number=number)
+            )
+    problems.sort(key=lambda problem: (problem.row, problem.column))
+    return coerced, problems[:MAX_REPORTED_PROBLEMS], total
+
+
+def _value_error(
+    messages: list[str], total: int, field_name: str, *, too_large_only: bool = False
+) -> InputError:
     details = list(messages)
     if total > len(details):
         details.append(f"... and {total - len(details)} more")
+    if too_large_only and total == len(messages):
+        noun = "number is" if total == 1 else "numbers are"
+        return InputError(f"{total} {noun} too large for a model", {field_name: details})
     noun = "value cannot" if total == 1 else "values cannot"
     return InputError(f"{total} {noun} be read as the column's type", {field_name: details})
 
@@ -110,7 +157,8 @@ def coercion_error(
     """The InputError for ``coerce_frame``'s problems: the first 20, then a count."""
     kinds = {feature.name: feature.kind for feature in features}
     messages = [_problem_message(problem, kinds[problem.column], row_offset) for problem in problems]
-    return _value_error(messages, total, field_name)
+    too_large_only = all(isinstance(problem, TooLarge) for problem in problems)
+    return _value_error(messages, total, field_name, too_large_only=too_large_only)
 
 
 def _comparable(name: str) -> str:
@@ -172,7 +220,7 @@ def validate_frame(
         )
     present = [str(name) for name in frame.columns]
     _missing_columns(present, schema, field_name)
-    coerced, problems, total = coerce_frame(frame, schema.features)
+    coerced, problems, total = coerce_and_check(frame, schema.features)
     if total:
         raise coercion_error(problems, total, schema.features, row_offset=row_offset, field_name=field_name)
     return ValidatedInput(frame=coerced, rows=rows, extra_columns=_extra_columns(present, schema))
@@ -195,13 +243,22 @@ SCALAR_RECORDS_LIMIT = 1000
 
 
 def validate_records(
-    inputs: object, schema: FeatureSchema, *, max_rows: int, field_name: str = "inputs"
+    inputs: object,
+    schema: FeatureSchema,
+    *,
+    max_rows: int,
+    max_columns: int | None = None,
+    field_name: str = "inputs",
 ) -> ValidatedRecords:
     """``validate_frame`` for JSON input (one object or a list of them): the same
     checks, refusals and messages, the coerced values as plain Python values. A few
-    records take the scalar path, which is much cheaper for one-row predictions."""
+    records take the scalar path, which is much cheaper for one-row predictions.
+    More than ``max_columns`` distinct keys are refused, as in a CSV file."""
     records = records_from_inputs(inputs)
     columns = [str(name) for name in dict.fromkeys(name for record in records for name in record)]
+    if max_columns is not None and len(columns) > max_columns:
+        message = f"the input has {len(columns)} columns; the limit is {max_columns}"
+        raise _fail(message, field_name)
     coerced = None
     if len(records) <= min(max_rows, SCALAR_RECORDS_LIMIT):
         _missing_columns(columns, schema, field_name)
@@ -227,11 +284,13 @@ def validate_csv(
     schema: FeatureSchema,
     *,
     max_rows: int,
+    max_columns: int | None = None,
     chunk_rows: int = 100_000,
 ) -> CsvInputSummary:
     """Check a prediction CSV against the schema without loading it whole.
 
-    The header is checked first (missing columns), then the rows chunk by chunk; the
+    The header is checked first (more than ``max_columns`` columns, missing columns),
+    then the rows chunk by chunk; the
     first 20 unreadable values across the whole file are reported with the total.
     File-level problems (binary, empty, ragged rows) are InputErrors on ``file``.
     """
@@ -241,6 +300,8 @@ def validate_csv(
             raise _fail("the file is empty", field_name)
         fmt = sniff_format(path)
         raw_names = read_header(path, fmt)
+        if max_columns is not None:
+            check_column_count(len(raw_names), max_columns)
         names = check_header(raw_names, min_columns=1)
     except DatasetError as error:
         raise InputError(error.message, error.errors) from error
@@ -255,6 +316,7 @@ def validate_csv(
     kinds = {feature.name: feature.kind for feature in checked}
     total = 0
     rows = 0
+    too_large_only = True
     try:
         for table in iter_arrow_chunks(path, fmt, raw_names, chunk_rows=chunk_rows, include=include):
             if rows + table.num_rows > max_rows:
@@ -262,16 +324,17 @@ def validate_csv(
                 raise TooManyRowsError(message, {field_name: [message]})
             if checked:
                 frame = frame_from_arrow(table, [feature.name for feature in checked])
-                _, problems, count = coerce_frame(frame, checked)
+                _, problems, count = coerce_and_check(frame, checked)
                 total += count
                 for problem in problems:
                     if len(messages) < MAX_REPORTED_PROBLEMS:
                         messages.append(_problem_message(problem, kinds[problem.column], rows))
+                        too_large_only = too_large_only and isinstance(problem, TooLarge)
             rows += table.num_rows
     except DatasetError as error:
         raise InputError(error.message, error.errors) from error
     if rows == 0:
         raise _fail("no rows: the file has a header but no data rows", field_name)
     if total:
-        raise _value_error(messages, total, field_name)
+        raise _value_error(messages, total, field_name, too_large_only=too_large_only)
     return CsvInputSummary(rows=rows, extra_columns=_extra_columns(names, schema), format=fmt)

@@ -29,6 +29,12 @@ MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "?", "--", "
 TRUE_TOKENS = frozenset({"true", "t", "yes", "y"})
 FALSE_TOKENS = frozenset({"false", "f", "no", "n"})
 
+# The largest magnitude a number fed to a model may have. Finite but larger values
+# overflow inside the pipelines: forests and boosting work in float32 (at most 3.4e38,
+# after standardising, which divides by the column's spread), and the scaler squares
+# values (past 1e154 that is infinite). Refused at upload and prediction alike.
+MAX_ABS_NUMBER = 1e30
+
 
 @dataclass
 class Feature:
@@ -121,6 +127,18 @@ def _as_text(series: pd.Series) -> pd.Series:
 def missing_mask(text: pd.Series) -> pd.Series:
     """True where a text value is absent or spelled as one of MISSING_TOKENS."""
     return text.isna() | text.str.lower().isin(MISSING_TOKENS).fillna(False).astype(bool)
+
+
+def out_of_range(values: pd.Series) -> pd.Series:
+    """True where a coerced numeric value is beyond ±MAX_ABS_NUMBER (NaN is not)."""
+    return pd.Series(
+        np.abs(values.to_numpy(dtype="float64", na_value=np.nan)) > MAX_ABS_NUMBER, index=values.index
+    )
+
+
+def too_large_message(value: float) -> str:
+    """Why a number beyond ±MAX_ABS_NUMBER is refused, the same words everywhere."""
+    return f"{value:g} is too large: numbers must be between -{MAX_ABS_NUMBER:g} and {MAX_ABS_NUMBER:g}"
 
 
 def coerce_column(series: pd.Series, kind: str) -> tuple[pd.Series, pd.Series]:
@@ -349,7 +367,7 @@ def _scalar_numeric(value: Any) -> float | None:
     if isinstance(value, float):
         if math.isnan(value):
             return None
-        if not math.isfinite(value):
+        if not math.isfinite(value) or abs(value) > MAX_ABS_NUMBER:
             raise _Undecided
         return value
     if isinstance(value, str):
@@ -359,8 +377,8 @@ def _scalar_numeric(value: Any) -> float | None:
         if not _PLAIN_NUMBER.fullmatch(text):
             raise _Undecided
         number = float(text)
-        if not math.isfinite(number):
-            raise _Undecided  # 1e999
+        if not math.isfinite(number) or abs(number) > MAX_ABS_NUMBER:
+            raise _Undecided  # 1e999, 1e300: coerce_frame's callers judge and report
         return number
     raise _Undecided
 

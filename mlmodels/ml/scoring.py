@@ -29,8 +29,8 @@ from .csvio import check_header, frame_from_arrow, iter_arrow_chunks, read_heade
 from .errors import InputError, MLError
 from .fastpath import MAX_ROWS as FAST_MAX_ROWS
 from .fastpath import fast_transform_for
-from .inputs import coercion_error
-from .schema import PLAIN_NUMBER, FeatureSchema, coerce_frame
+from .inputs import coerce_and_check, coercion_error
+from .schema import PLAIN_NUMBER, FeatureSchema
 
 PREDICTION = "prediction"
 PROBABILITY_PREFIX = "probability_"
@@ -290,7 +290,7 @@ def score_csv(
             for table in iter_arrow_chunks(source_path, fmt, raw_names, chunk_rows=chunk_rows):
                 chunk_started = time.perf_counter()
                 features = frame_from_arrow(table.select(feature_raw), schema.feature_names)
-                coerced, problems, total = coerce_frame(features, schema.features)
+                coerced, problems, total = coerce_and_check(features, schema.features)
                 if total:
                     raise coercion_error(
                         problems, total, schema.features, row_offset=rows_read, field_name="file"

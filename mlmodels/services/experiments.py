@@ -16,7 +16,7 @@ from django.db.models import Min
 from django.utils import timezone
 
 from billing.models import LedgerEntry
-from billing.services import CENT, account_debit
+from billing.services import CENT, account_debit, cost_within_ledger
 from core.errors import Conflict, InvalidInput, errors_summary
 from core.idempotency import idempotent_call, idempotent_replay, request_fingerprint
 from core.jobs.lifecycle import job_cancel, job_enqueue, job_submitted
@@ -70,7 +70,8 @@ class ExperimentRequest:
 
     @property
     def cost(self) -> Decimal:
-        return (self.price_per_trial * self.plan.max_trials).quantize(CENT)
+        cost = (self.price_per_trial * self.plan.max_trials).quantize(CENT)
+        return cost_within_ledger(cost, how=f"{self.plan.max_trials} trials × {self.price_per_trial}")
 
 
 def _is_int(value: Any) -> bool:

@@ -9,6 +9,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from billing.models import MAX_PRICE
 from core.errors import InvalidInput
 from core.jobs.lifecycle import QUEUED, RUNNING
 from mlmodels.models import TrainedModel
@@ -77,8 +78,10 @@ def _price_per_row(value: Any) -> Decimal:
         raise InvalidInput("price_per_row: must not be negative.", {field: ["Must be 0 or more."]})
     if price != price.quantize(Decimal("0.0001")):
         raise InvalidInput("price_per_row: too many decimals.", {field: ["Use at most 4 decimal places."]})
-    if price >= Decimal("100000000"):
-        raise InvalidInput("price_per_row: too large.", {field: ["Must be below 100000000."]})
+    if price > MAX_PRICE:
+        raise InvalidInput(
+            f"price_per_row: at most {MAX_PRICE} coins.", {field: [f"Must be at most {MAX_PRICE}."]}
+        )
     return price.quantize(Decimal("0.0001"))
 
 

@@ -80,6 +80,8 @@ def corpus(*, model_id: int, dataset_id: int, other_users_model: int) -> list[Ca
     ).encode()
     ten_mb_line = b"a,b\n" + b"x" * (10 * 1024 * 1024) + b"\n"
     predict_csv = (HEADER + "\n61,72.5,red,true\n").encode()
+    big_cell = "x" * (200 * 1024)  # over Python's csv field limit (128 KiB)
+    unclosed_quote = ('a,b,"c\n' + "1,2,3\n" * 30_000).encode()
     return [
         # --- auth/register/ and auth/token/ (anonymous)
         Case("register: empty body", REGISTER, body=b"", content_type="application/json", anonymous=True),
@@ -133,6 +135,9 @@ def corpus(*, model_id: int, dataset_id: int, other_users_model: int) -> list[Ca
         Case("dataset: 10,000-character name", DATASETS, files=csv_file(b"a,b\n1,2\n3,4\n"), fields={"name": "n" * 10_000}),
         Case("dataset: two files", DATASETS, files={**csv_file(b"a,b\n1,2\n"), "other": ("x.csv", b"a,b\n1,2\n", "text/csv")}),
         Case("dataset: text/csv body, not multipart", DATASETS, body=b"a,b\n1,2\n", content_type="text/csv", expect=(415,)),
+        Case("dataset: a 200 KB header cell", DATASETS, files=csv_file(f"a,b,{big_cell}\n1,2,3\n".encode())),
+        Case("dataset: an unclosed quote in the header", DATASETS, files=csv_file(unclosed_quote)),
+        Case("dataset: 1.7e308 in a numeric column", DATASETS, files=csv_file(b"a,b,label\n1,2,yes\n1.7e308,3,no\n")),
         # --- models/ (training, JSON)
         Case("train: hyperparameters nested 10,000 deep", MODELS, body=json.dumps(training).replace('"hyperparameters": {}', '"hyperparameters": ' + nested(10_000)).encode(), content_type="application/json"),
         Case("train: hyperparameters nested 900 deep", MODELS, json_body={**training, "hyperparameters": {"C": json.loads(nested(900))}}),
@@ -173,6 +178,12 @@ def corpus(*, model_id: int, dataset_id: int, other_users_model: int) -> list[Ca
         Case("predict CSV: file and inputs", PREDICTIONS, files=csv_file(predict_csv), fields={"model": str(model_id), "inputs": "[]"}),
         Case("predict CSV: no model", PREDICTIONS, files=csv_file(predict_csv)),
         Case("predict: XML", PREDICTIONS, body=b"<inputs/>", content_type="application/xml"),
+        Case("predict: 1.7e308 in a numeric column", PREDICTIONS, json_body={"model": model_id, "inputs": [{**GOOD_ROW, "income": 1.7e308}]}),
+        Case("predict: 1.7e308 in a batch of 1,001 rows", PREDICTIONS, json_body={"model": model_id, "inputs": [GOOD_ROW] * 1_000 + [{**GOOD_ROW, "age": 1.7e308}]}),
+        Case("predict CSV: 1.7e308 in a numeric column", PREDICTIONS, files=csv_file(predict_csv + b"1.7e308,72.5,red,true\n"), fields={"model": str(model_id)}),
+        Case("predict CSV: a 200 KB header cell", PREDICTIONS, files=csv_file(f"{HEADER},{big_cell}\n61,72.5,red,true,1\n".encode()), fields={"model": str(model_id)}),
+        Case("predict CSV: 1,001 columns", PREDICTIONS, files=csv_file((HEADER + "".join(f",c{i}" for i in range(997)) + "\n61,72.5,red,true" + ",1" * 997 + "\n").encode()), fields={"model": str(model_id)}),
+        Case("predict: 1,001 JSON keys", PREDICTIONS, json_body={"model": model_id, "inputs": [{**GOOD_ROW, **{f"c{i}": 1 for i in range(997)}}]}),
     ]  # fmt: skip
 
 
