@@ -1,5 +1,7 @@
 """Shared OpenAPI pieces so every endpoint documents its error answers the same way."""
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
@@ -36,3 +38,15 @@ PREFER_HEADER = OpenApiParameter(
     required=False,
     description="`wait=N` (N ≤ 60): answer when the job ends or after N seconds.",
 )
+
+
+class BearerTokenScheme(OpenApiAuthenticationExtension):
+    """core.authentication.BearerTokenAuthentication in the schema, under a name of its
+    own: drf-spectacular's TokenScheme matches subclasses of TokenAuthentication and
+    would give both classes the one name ``tokenAuth``."""
+
+    target_class = "core.authentication.BearerTokenAuthentication"
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema):
+        return build_bearer_security_scheme_object(header_name="Authorization", token_prefix="Bearer")
