@@ -298,7 +298,11 @@ class ModelSettingsForm(forms.Form):
         help_text="Flat coins per prediction.",
     )
     price_per_row = forms.DecimalField(
-        min_value=0, max_value=MAX_PRICE, decimal_places=4, max_digits=12, help_text="Coins per predicted row."
+        min_value=0,
+        max_value=MAX_PRICE,
+        decimal_places=4,
+        max_digits=12,
+        help_text="Coins per predicted row.",
     )
 
     def __init__(self, *args, model: TrainedModel, user, **kwargs):
