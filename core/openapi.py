@@ -17,7 +17,11 @@ ErrorSerializer = inline_serializer(
 ERROR_RESPONSES = {
     400: OpenApiResponse(ErrorSerializer, description="Bad input; `errors` names each field."),
     401: OpenApiResponse(ErrorSerializer, description="No or invalid token."),
-    402: OpenApiResponse(ErrorSerializer, description="Not enough coins (`balance`, `cost`)."),
+    402: OpenApiResponse(
+        ErrorSerializer,
+        description="Not enough coins (`balance`, `cost`; for a prediction also how the cost is made: "
+        "`rows`, `price_per_request`, `price_per_row`, `cost_formula`).",
+    ),
     403: OpenApiResponse(ErrorSerializer, description="Not allowed."),
     404: OpenApiResponse(ErrorSerializer, description="Not found (or not yours)."),
     409: OpenApiResponse(ErrorSerializer, description="Conflict."),
