@@ -7,6 +7,7 @@ wrap the call in their own ``transaction.atomic()``; these functions then run in
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from typing import Any
 
@@ -19,6 +20,7 @@ from core.errors import InvalidInput, NotAllowed, ServiceError
 from core.idempotency import idempotent_call, request_fingerprint
 
 CENT = Decimal("0.01")
+ZERO = Decimal("0")
 
 
 def _column_max(field_name: str) -> Decimal:
@@ -62,11 +64,13 @@ def cost_within_ledger(cost: Decimal, *, how: str) -> Decimal:
 class InsufficientFunds(ServiceError):
     status_code = 402
 
-    def __init__(self, *, balance: Decimal, amount: Decimal):
+    def __init__(self, *, balance: Decimal, amount: Decimal, quote: Quote | None = None):
+        how = f" ({quote.formula})" if quote is not None else ""
         super().__init__(
-            f"Not enough coins: this costs {amount} and your balance is {balance}.",
+            f"Not enough coins: this costs {amount}{how} and your balance is {balance}.",
             balance=str(balance),
             cost=str(amount),
+            **(quote.as_fields() if quote is not None else {}),
         )
         self.balance = balance
         self.amount = amount
@@ -101,13 +105,56 @@ def coins(value: Any, *, field: str = "amount", maximum: Decimal | None = None) 
     return amount.quantize(CENT)
 
 
-def cost_of(*, rows: int, price_per_row: Decimal) -> Decimal:
-    """rows × price, rounded up to the next cent (never down: we do not give away
-    fractions). CostTooLarge when the ledger could not hold it."""
-    cost = (Decimal(rows) * price_per_row).quantize(CENT, rounding=ROUND_CEILING)
-    return cost_within_ledger(
-        cost, how=f"{rows:,} row{'s' if rows != 1 else ''} × {price_per_row.normalize():f}"
-    )
+def _price_text(price: Decimal) -> str:
+    return f"{price.normalize():f}"
+
+
+def cost_formula(*, rows: int, price_per_row: Decimal, price_per_request: Decimal = ZERO) -> str:
+    """How a cost is made, in words shown before paying and kept in the ledger memo:
+    "5 per request + 1,000 rows × 0.01" (the flat part only when there is one)."""
+    per_rows = f"{rows:,} row{'s' if rows != 1 else ''} × {_price_text(price_per_row)}"
+    return f"{_price_text(price_per_request)} per request + {per_rows}" if price_per_request else per_rows
+
+
+@dataclass(frozen=True)
+class Quote:
+    """What a prediction of ``rows`` rows costs, and why."""
+
+    rows: int
+    price_per_row: Decimal
+    price_per_request: Decimal
+    cost: Decimal
+
+    @property
+    def formula(self) -> str:
+        return cost_formula(
+            rows=self.rows, price_per_row=self.price_per_row, price_per_request=self.price_per_request
+        )
+
+    def as_fields(self) -> dict[str, str | int]:
+        """The quote's parts as top-level fields of an API answer (a 402's body)."""
+        return {
+            "rows": self.rows,
+            "price_per_request": str(self.price_per_request),
+            "price_per_row": str(self.price_per_row),
+            "cost_formula": self.formula,
+        }
+
+
+def cost_quote(*, rows: int, price_per_row: Decimal, price_per_request: Decimal = ZERO) -> Quote:
+    """The one pricing rule: price per request + rows × price per row, rounded up to the
+    next cent (never down: we do not give away fractions). CostTooLarge when the ledger
+    could not hold it."""
+    exact = price_per_request + Decimal(rows) * price_per_row
+    cost = exact.quantize(CENT, rounding=ROUND_CEILING)
+    quote = Quote(rows=rows, price_per_row=price_per_row, price_per_request=price_per_request, cost=cost)
+    cost_within_ledger(cost, how=quote.formula)
+    return quote
+
+
+def cost_of(*, rows: int, price_per_row: Decimal, price_per_request: Decimal = ZERO) -> Decimal:
+    """The cost alone of ``cost_quote``."""
+    return cost_quote(rows=rows, price_per_row=price_per_row, price_per_request=price_per_request).cost
 
 
 def _locked_account(*, user) -> CoinAccount:
@@ -130,10 +177,11 @@ def _post(
     model=None,
     experiment=None,
     refund_of: LedgerEntry | None = None,
+    quote: Quote | None = None,
 ) -> LedgerEntry:
     new_balance = account.balance + amount
     if new_balance < 0:
-        raise InsufficientFunds(balance=account.balance, amount=-amount)
+        raise InsufficientFunds(balance=account.balance, amount=-amount, quote=quote)
     account.balance = new_balance
     account.save(update_fields=["balance", "updated_at"])
     entry = LedgerEntry.objects.create(
@@ -216,10 +264,19 @@ def account_grant(*, user, amount: Any, granted_by, memo: str = "") -> LedgerEnt
 
 
 def account_debit(
-    *, user, amount: Decimal, kind: str, memo: str = "", prediction=None, model=None, experiment=None
+    *,
+    user,
+    amount: Decimal,
+    kind: str,
+    memo: str = "",
+    prediction=None,
+    model=None,
+    experiment=None,
+    quote: Quote | None = None,
 ) -> LedgerEntry:
-    """Charge ``amount`` (> 0) for a job. Raises InsufficientFunds (→ 402) and writes
-    nothing when the balance would go below zero."""
+    """Charge ``amount`` (> 0) for a job. Raises InsufficientFunds (→ 402, with the
+    ``quote``'s parts when given) and writes nothing when the balance would go below
+    zero."""
     if kind not in LedgerEntry.CHARGE_KINDS:
         raise ValueError(f"{kind} is not a charge")
     if amount <= 0 or amount != amount.quantize(CENT):
@@ -234,6 +291,7 @@ def account_debit(
             prediction=prediction,
             model=model,
             experiment=experiment,
+            quote=quote,
         )
 
 

@@ -1,5 +1,7 @@
 """Shared OpenAPI pieces so every endpoint documents its error answers the same way."""
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
@@ -15,7 +17,11 @@ ErrorSerializer = inline_serializer(
 ERROR_RESPONSES = {
     400: OpenApiResponse(ErrorSerializer, description="Bad input; `errors` names each field."),
     401: OpenApiResponse(ErrorSerializer, description="No or invalid token."),
-    402: OpenApiResponse(ErrorSerializer, description="Not enough coins (`balance`, `cost`)."),
+    402: OpenApiResponse(
+        ErrorSerializer,
+        description="Not enough coins (`balance`, `cost`; for a prediction also how the cost is made: "
+        "`rows`, `price_per_request`, `price_per_row`, `cost_formula`).",
+    ),
     403: OpenApiResponse(ErrorSerializer, description="Not allowed."),
     404: OpenApiResponse(ErrorSerializer, description="Not found (or not yours)."),
     409: OpenApiResponse(ErrorSerializer, description="Conflict."),
@@ -36,3 +42,15 @@ PREFER_HEADER = OpenApiParameter(
     required=False,
     description="`wait=N` (N ≤ 60): answer when the job ends or after N seconds.",
 )
+
+
+class BearerTokenScheme(OpenApiAuthenticationExtension):
+    """core.authentication.BearerTokenAuthentication in the schema, under a name of its
+    own: drf-spectacular's TokenScheme matches subclasses of TokenAuthentication and
+    would give both classes the one name ``tokenAuth``."""
+
+    target_class = "core.authentication.BearerTokenAuthentication"
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema):
+        return build_bearer_security_scheme_object(header_name="Authorization", token_prefix="Bearer")

@@ -1,5 +1,6 @@
 """Operators' screens: the algorithm catalog (enable, price), datasets, and trained
-models (publish, price per row, active version). Changes go through services."""
+models (publish, prices per row and per request, active version, description and
+card). Changes go through services."""
 
 from __future__ import annotations
 
@@ -98,7 +99,7 @@ class DatasetAdmin(admin.ModelAdmin):
 class TrainedModelAdminForm(forms.ModelForm):
     class Meta:
         model = TrainedModel
-        fields = ["is_public", "price_per_row"]
+        fields = ["is_public", "price_per_row", "price_per_request", "description", "model_card"]
         help_texts = {
             "is_public": "Publishing also makes this the active version of its name.",
         }
@@ -117,7 +118,7 @@ class TrainedModelAdminForm(forms.ModelForm):
 @admin.register(TrainedModel)
 class TrainedModelAdmin(PriceFieldsAdminMixin, admin.ModelAdmin):
     form = TrainedModelAdminForm
-    price_fields = ("price_per_row",)
+    price_fields = ("price_per_row", "price_per_request")
     list_display = [
         "__str__",
         "owner",
@@ -127,11 +128,12 @@ class TrainedModelAdmin(PriceFieldsAdminMixin, admin.ModelAdmin):
         "is_public",
         "is_active",
         "price_per_row",
+        "price_per_request",
         "training_fee",
         "created_at",
         "deleted_at",
     ]
-    list_editable = ["is_public", "price_per_row"]
+    list_editable = ["is_public", "price_per_row", "price_per_request"]
     list_filter = [
         "status",
         "is_public",
@@ -176,7 +178,7 @@ class TrainedModelAdmin(PriceFieldsAdminMixin, admin.ModelAdmin):
         "library_versions",
         "training_fee",
         "is_active",
-        "active_set_by_staff",
+        "active_pinned",
         "deleted_at",
         "created_at",
         "started_at",
@@ -194,8 +196,11 @@ class TrainedModelAdmin(PriceFieldsAdminMixin, admin.ModelAdmin):
                     "error",
                     "is_public",
                     "price_per_row",
+                    "price_per_request",
                     "is_active",
-                    "active_set_by_staff",
+                    "active_pinned",
+                    "description",
+                    "model_card",
                 ]
             },
         ),
@@ -267,11 +272,7 @@ class TrainedModelAdmin(PriceFieldsAdminMixin, admin.ModelAdmin):
     def save_model(self, request, obj: TrainedModel, form, change: bool) -> None:
         # Publishing and pricing go through the service, which keeps one active
         # version per name and refuses to publish an unfinished model.
-        changes = {}
-        if "is_public" in form.changed_data:
-            changes["is_public"] = form.cleaned_data["is_public"]
-        if "price_per_row" in form.changed_data:
-            changes["price_per_row"] = form.cleaned_data["price_per_row"]
+        changes = {name: form.cleaned_data[name] for name in form.changed_data if name in form.Meta.fields}
         if not changes:
             return
         current = TrainedModel.objects.get(pk=obj.pk)

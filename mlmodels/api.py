@@ -12,7 +12,7 @@ from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
-from core.errors import Conflict, InvalidInput, NotAllowed
+from core.errors import Conflict, InvalidInput
 from core.jobs.waiting import parse_prefer_wait, wait_for_submission
 from core.openapi import ERROR_RESPONSES, IDEMPOTENCY_HEADER, PREFER_HEADER
 from core.parsers import JSONParser
@@ -24,7 +24,7 @@ from mlmodels.serializers import (
     DatasetProfileSerializer,
     DatasetSerializer,
     DatasetUploadSerializer,
-    ModelStaffUpdateSerializer,
+    ModelUpdateSerializer,
     TrainedModelSerializer,
     TrainRequestSerializer,
 )
@@ -190,7 +190,7 @@ class TrainedModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
 
     def get_serializer_class(self):
         # Input shapes for the browsable API's forms; answers always use the output one.
-        return {"create": TrainRequestSerializer, "partial_update": ModelStaffUpdateSerializer}.get(
+        return {"create": TrainRequestSerializer, "partial_update": ModelUpdateSerializer}.get(
             self.action, TrainedModelSerializer
         )
 
@@ -258,19 +258,21 @@ class TrainedModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
-        summary="Publish, price or activate a model (staff)",
-        request=ModelStaffUpdateSerializer,
+        summary="Choose the active version, describe, price or publish a model",
+        request=ModelUpdateSerializer,
         responses={200: TrainedModelSerializer, **ERROR_RESPONSES},
     )
     def partial_update(self, request, *args, **kwargs):
-        """Staff only: ``is_public`` (publishing also makes the version active),
-        ``price_per_row`` (≥ 0, at most 4 decimals) and ``is_active`` (one active
-        version per owner and name; the others are deactivated). Others get a 403 for
+        """Its owner: ``is_active`` (one active version per name, the others are
+        deactivated; the choice sticks when newer versions are trained),
+        ``description``, ``model_card`` (Markdown), and while the model is private
+        ``price_per_row`` (≥ 0, at most 4 decimals) and ``price_per_request`` (≥ 0, at
+        most 2). Staff: all of that on any model, and ``is_public`` (publishing also
+        makes the version active). An owner gets a 403 for what only staff decide
+        (publishing, a public model's price or active version); anyone else a 403 for
         a model they can see, a 404 otherwise."""
         model = self.get_object()
-        if not request.user.is_staff:
-            raise NotAllowed("Only staff can publish models, set their price or choose the active version.")
-        serializer = ModelStaffUpdateSerializer(data=request.data)
+        serializer = ModelUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        model = services.model_update_by_staff(model=model, **serializer.validated_data)
+        model = services.model_update(model=model, by=request.user, **serializer.validated_data)
         return Response(self._render(model))

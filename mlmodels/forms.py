@@ -9,13 +9,14 @@ from django import forms
 from django.conf import settings
 from django.urls import reverse
 
+from billing.models import MAX_PRICE
 from core.errors import ServiceError
 from core.forms import IdempotentForm, add_service_error
 from core.units import human_size
 from mlmodels import selectors
 from mlmodels.ml import catalog, targets
 from mlmodels.ml.crossval import MAX_CV_FOLDS, MIN_CV_FOLDS
-from mlmodels.models import Dataset, TrainedModel
+from mlmodels.models import DESCRIPTION_MAX_LENGTH, MODEL_CARD_MAX_LENGTH, Dataset, TrainedModel
 
 HP_PREFIX = "hp_"
 
@@ -267,3 +268,58 @@ class ModelFilterForm(forms.Form):
             (algorithm.key, f"{algorithm.name} ({algorithm.get_task_display().lower()})")
             for algorithm in selectors.algorithm_list().order_by("task", "name")
         ]
+
+
+class ModelSettingsForm(forms.Form):
+    """What an owner (or staff) sets on the model page: the description and card, and
+    the prices while the model is private. Only the fields changed are sent to
+    mlmodels.services.model_update, whose rules (who may, bounds) are the API's."""
+
+    description = forms.CharField(
+        max_length=DESCRIPTION_MAX_LENGTH,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="One or two sentences, shown in the catalog.",
+    )
+    model_card = forms.CharField(
+        max_length=MODEL_CARD_MAX_LENGTH,
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 8}),
+        label="Model card",
+        help_text="Markdown: what the model is for, its data, its limits. Scripts and "
+        "non-web links are removed when it is shown.",
+    )
+    price_per_request = forms.DecimalField(
+        min_value=0,
+        max_value=MAX_PRICE,
+        decimal_places=2,
+        max_digits=14,
+        help_text="Flat coins per prediction.",
+    )
+    price_per_row = forms.DecimalField(
+        min_value=0,
+        max_value=MAX_PRICE,
+        decimal_places=4,
+        max_digits=12,
+        help_text="Coins per predicted row.",
+    )
+
+    def __init__(self, *args, model: TrainedModel, user, **kwargs):
+        kwargs.setdefault(
+            "initial",
+            {
+                "description": model.description,
+                "model_card": model.model_card,
+                "price_per_request": model.price_per_request,
+                "price_per_row": model.price_per_row,
+            },
+        )
+        super().__init__(*args, **kwargs)
+        self.prices_editable = user.is_staff or not model.is_public
+        if not self.prices_editable:
+            # Staff set a public model's price (in the admin).
+            del self.fields["price_per_request"], self.fields["price_per_row"]
+
+    def changes(self) -> dict[str, Any]:
+        return {name: self.cleaned_data[name] for name in self.changed_data}

@@ -10,6 +10,9 @@ from django.utils import timezone
 from billing.models import COINS
 from mlmodels.ml import encodings, targets
 
+DESCRIPTION_MAX_LENGTH = 500
+MODEL_CARD_MAX_LENGTH = 20_000
+
 
 class Dataset(models.Model):
     class Status(models.TextChoices):
@@ -143,14 +146,25 @@ class TrainedModel(models.Model):
     training_fee = models.DecimalField(**COINS, default=Decimal("0.00"))
     # Prices per row may be fractions of a cent; a prediction's cost is rounded up to 0.01.
     price_per_row = models.DecimalField(max_digits=12, decimal_places=4, default=Decimal("0.01"))
+    # A flat part of every prediction's cost (billing.services.cost_quote).
+    price_per_request = models.DecimalField(**COINS, default=Decimal("0.00"))
+    description = models.CharField(
+        max_length=DESCRIPTION_MAX_LENGTH, blank=True, help_text="One or two plain sentences for the catalog."
+    )
+    model_card = models.TextField(
+        blank=True, help_text="Markdown, shown on the model page after sanitising (core.markdown)."
+    )
     is_public = models.BooleanField(default=False, help_text="Listed in the public catalog for every user.")
     is_active = models.BooleanField(
         default=True, help_text="The version predictions may use; one per owner and name."
     )
-    # When staff chose the active version (or published it), a newer version that
-    # becomes ready does not take its place: see mlmodels.services.training_job.
-    active_set_by_staff = models.BooleanField(
-        default=False, help_text="Staff chose this version: newer versions do not replace it automatically."
+    # When its owner or staff chose the active version (or staff published it), a newer
+    # version that becomes ready does not take its place: see
+    # mlmodels.services.training_job. (Called active_set_by_staff before owners could
+    # choose; migration 0004 renamed it and kept its values.)
+    active_pinned = models.BooleanField(
+        default=False,
+        help_text="Chosen by its owner or staff: newer versions do not replace it automatically.",
     )
     deleted_at = models.DateTimeField(
         null=True, blank=True, help_text="Deleted by its owner; kept for the ledger."
@@ -180,6 +194,9 @@ class TrainedModel(models.Model):
                 name="model_one_active_version",
             ),
             models.CheckConstraint(condition=Q(price_per_row__gte=0), name="model_price_not_negative"),
+            models.CheckConstraint(
+                condition=Q(price_per_request__gte=0), name="model_price_per_request_not_negative"
+            ),
             models.CheckConstraint(condition=Q(progress__lte=100), name="model_progress_at_most_100"),
         ]
 

@@ -67,6 +67,20 @@ def model_get_owned(*, user, pk) -> TrainedModel:
     return get_object_or_404(models, pk=pk)
 
 
+def model_prediction_refusal(*, user, model: TrainedModel) -> str | None:
+    """Why ``user`` cannot predict with ``model`` (one they may see) right now, or None.
+    Its owner may predict with any ready version; anyone else only with the active one
+    (the public catalog lists active versions only)."""
+    if model.status != TrainedModel.Status.READY or not model.feature_schema or not model.artifact:
+        message = f"Model {model} is {model.status}; only a ready model can make predictions."
+        if model.status in (TrainedModel.Status.QUEUED, TrainedModel.Status.RUNNING):
+            message += " Wait until its training finishes."
+        return message
+    if not model.is_active and model.owner_id != user.pk:
+        return f"Model {model} is not the active version of {model.name}; predict with the active version."
+    return None
+
+
 def model_versions(*, model: TrainedModel, user) -> QuerySet[TrainedModel]:
     """The other versions of ``model``'s name that ``user`` may see, newest first."""
     versions = TrainedModel.objects.filter(

@@ -10,9 +10,10 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from billing.models import MAX_PRICE
+from core.markdown import markdown_to_safe_html
 from core.serializers import RejectUnknownFieldsMixin
 from mlmodels.ml import targets
-from mlmodels.models import Algorithm, Dataset, TrainedModel
+from mlmodels.models import DESCRIPTION_MAX_LENGTH, MODEL_CARD_MAX_LENGTH, Algorithm, Dataset, TrainedModel
 from mlmodels.services import algorithm_hyperparameters
 
 
@@ -136,6 +137,9 @@ class TrainedModelSerializer(serializers.ModelSerializer):
         read_only=True,
         help_text="Where the metrics come from and which rows the served model was fit on.",
     )
+    model_card_html = serializers.SerializerMethodField(
+        help_text="model_card rendered from Markdown and sanitised (no scripts, only http(s) and mailto links)."
+    )
 
     class Meta:
         model = TrainedModel
@@ -156,8 +160,13 @@ class TrainedModelSerializer(serializers.ModelSerializer):
             "target",
             "classes",
             "price_per_row",
+            "price_per_request",
+            "description",
+            "model_card",
+            "model_card_html",
             "is_public",
             "is_active",
+            "active_pinned",
             "owner",
             "dataset",
             "dataset_name",
@@ -185,6 +194,9 @@ class TrainedModelSerializer(serializers.ModelSerializer):
     @extend_schema_field(serializers.ListField(child=serializers.JSONField(), allow_null=True))
     def get_classes(self, model: TrainedModel) -> list | None:
         return model.classes
+
+    def get_model_card_html(self, model: TrainedModel) -> str:
+        return markdown_to_safe_html(model.model_card)
 
 
 class TrainRequestSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
@@ -230,9 +242,11 @@ class TrainRequestSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     )
 
 
-class ModelStaffUpdateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+class ModelUpdateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    """Types only; who may change what is mlmodels.services.model_update's rule."""
+
     is_public = serializers.BooleanField(
-        required=False, help_text="List in the public catalog (makes it active)."
+        required=False, help_text="Staff only: list in the public catalog (makes it active)."
     )
     price_per_row = serializers.DecimalField(
         max_digits=12,
@@ -240,14 +254,35 @@ class ModelStaffUpdateSerializer(RejectUnknownFieldsMixin, serializers.Serialize
         min_value=0,
         max_value=MAX_PRICE,
         required=False,
-        help_text=f"Coins per predicted row (at most {MAX_PRICE}).",
+        help_text=f"Coins per predicted row (at most {MAX_PRICE}); the owner's only while private.",
+    )
+    price_per_request = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        min_value=0,
+        max_value=MAX_PRICE,
+        required=False,
+        help_text=f"Flat coins per prediction (at most {MAX_PRICE}); the owner's only while private.",
     )
     is_active = serializers.BooleanField(
-        required=False, help_text="The version predictions use for this name."
+        required=False,
+        help_text="The version predictions use for this name; chosen, it stays active when newer ones are trained.",
+    )
+    description = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text=f"Plain text for the catalog, at most {DESCRIPTION_MAX_LENGTH} characters.",
+    )
+    model_card = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text=f"Markdown, at most {MODEL_CARD_MAX_LENGTH:,} characters; shown sanitised.",
     )
 
     def validate(self, attrs):
         attrs = super().validate(attrs)
         if not attrs:
-            raise serializers.ValidationError("Send at least one of: is_public, price_per_row, is_active.")
+            raise serializers.ValidationError("Send at least one of: " + ", ".join(self.fields) + ".")
         return attrs

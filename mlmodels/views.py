@@ -20,7 +20,7 @@ from core.forms import add_service_error
 from core.middleware import body_limit
 from mlmodels import selectors, services
 from mlmodels.api import refuse_oversized_upload
-from mlmodels.forms import HP_PREFIX, DatasetUploadForm, ModelFilterForm, TrainForm
+from mlmodels.forms import HP_PREFIX, DatasetUploadForm, ModelFilterForm, ModelSettingsForm, TrainForm
 from mlmodels.models import Dataset, TrainedModel
 
 PAGE_SIZE = 20
@@ -194,16 +194,27 @@ def _confusion_rows(confusion: dict[str, Any]) -> list[dict[str, Any]]:
 @require_GET
 def model_detail(request, pk):
     model = selectors.model_get_for_user(user=request.user, pk=pk)
+    return _render_model_detail(request, model)
+
+
+def _render_model_detail(request, model: TrainedModel, settings_form=None, status: int = 200):
     metrics = model.metrics or {}
     is_owner = model.owner_id == request.user.pk
+    can_change = is_owner or request.user.is_staff
+    if settings_form is None and can_change:
+        settings_form = ModelSettingsForm(model=model, user=request.user)
     return render(
         request,
         "mlmodels/model_detail.html",
         {
+            "settings_form": settings_form,
+            "can_change": can_change,
             "model": model,
             "metrics": metrics,
             "confusion": _confusion_rows(metrics.get("confusion_matrix") or {}),
-            "predict_url": predict_url(model) if model.status == TrainedModel.Status.READY else None,
+            "predict_url": predict_url(model)
+            if selectors.model_prediction_refusal(user=request.user, model=model) is None
+            else None,
             "can_delete": is_owner or request.user.is_staff,
             "is_owner": is_owner,
             "versions": selectors.model_versions(model=model, user=request.user),
@@ -217,7 +228,42 @@ def model_detail(request, pk):
                 }
             ),
         },
+        status=status,
     )
+
+
+@login_required
+@require_POST
+def model_settings(request, pk):
+    """The owner's (or staff's) description, card and private prices, from the model page."""
+    model = selectors.model_get_owned(user=request.user, pk=pk)
+    form = ModelSettingsForm(request.POST, model=model, user=request.user)
+    if form.is_valid():
+        changes = form.changes()
+        try:
+            if changes:
+                services.model_update(model=model, by=request.user, **changes)
+        except ServiceError as error:
+            add_service_error(form, error)
+        else:
+            messages.success(request, f"Saved the settings of “{model}”." if changes else "Nothing changed.")
+            return redirect("mlmodels:model-detail", pk=model.pk)
+    return _render_model_detail(request, model, settings_form=form, status=400)
+
+
+@login_required
+@require_POST
+def model_activate(request, pk):
+    """Make this version the active one of its name (it stays so when newer versions
+    are trained), from the model page."""
+    model = selectors.model_get_owned(user=request.user, pk=pk)
+    try:
+        services.model_update(model=model, by=request.user, is_active=True)
+    except ServiceError as error:
+        messages.error(request, error.detail)
+    else:
+        messages.success(request, f"“{model}” is now the active version of {model.name}.")
+    return redirect("mlmodels:model-detail", pk=model.pk)
 
 
 @login_required

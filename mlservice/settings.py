@@ -342,7 +342,9 @@ NUM_PROXIES = env_int("NUM_PROXIES", 0)
 REST_FRAMEWORK = {
     "NUM_PROXIES": NUM_PROXIES,
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # The first class names the WWW-Authenticate header of a 401: "Token".
         "rest_framework.authentication.TokenAuthentication",
+        "core.authentication.BearerTokenAuthentication",  # the same token as "Bearer <key>"
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

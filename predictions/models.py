@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
 from billing.models import COINS
+from billing.services import cost_formula
 
 
 class Prediction(models.Model):
@@ -50,6 +53,7 @@ class Prediction(models.Model):
     extra_columns = models.JSONField(default=list, blank=True)
 
     price_per_row = models.DecimalField(max_digits=12, decimal_places=4)
+    price_per_request = models.DecimalField(**COINS, default=Decimal("0.00"))
     cost = models.DecimalField(**COINS)
 
     results = models.JSONField(null=True, blank=True, help_text="Inline results for JSON input.")
@@ -83,6 +87,13 @@ class Prediction(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
+
+    @property
+    def cost_formula(self) -> str:
+        """How its cost was made: "5 per request + 3 rows × 0.01"."""
+        return cost_formula(
+            rows=self.rows, price_per_row=self.price_per_row, price_per_request=self.price_per_request
+        )
 
     @property
     def can_cancel(self) -> bool:

@@ -37,6 +37,10 @@ class PredictionSerializer(serializers.ModelSerializer):
     download_url = serializers.SerializerMethodField()
     cost = serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True)
     price_per_row = serializers.DecimalField(max_digits=12, decimal_places=4, read_only=True)
+    price_per_request = serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True)
+    cost_formula = serializers.CharField(
+        read_only=True, help_text='How the cost was made: "5 per request + 3 rows × 0.01".'
+    )
 
     class Meta:
         model = Prediction
@@ -49,6 +53,8 @@ class PredictionSerializer(serializers.ModelSerializer):
             "rows",
             "cost",
             "price_per_row",
+            "price_per_request",
+            "cost_formula",
             "error",
             "created_at",
             "started_at",

@@ -23,7 +23,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from billing.models import LedgerEntry
-from billing.services import account_debit, cost_of
+from billing.services import account_debit, cost_quote
 from core.errors import Conflict, InvalidInput, PayloadTooLarge, ServiceError
 from core.idempotency import IdempotentAnswer, idempotent_call, idempotent_replay, request_fingerprint
 from core.jobs.lifecycle import (
@@ -41,7 +41,7 @@ from mlmodels.ml.errors import InputError, TooManyRowsError
 from mlmodels.ml.inputs import validate_csv, validate_records
 from mlmodels.ml.schema import FeatureSchema
 from mlmodels.models import TrainedModel
-from mlmodels.selectors import model_get_for_user
+from mlmodels.selectors import model_get_for_user, model_prediction_refusal
 from predictions.coerced import coerced_to_json
 from predictions.jobs import PREDICTION
 from predictions.models import Prediction
@@ -76,7 +76,8 @@ class _CheckedInput:
 
 def _model_for_prediction(*, user, model_id: int) -> TrainedModel:
     """The model to score with: visible to the user (another user's private model is a
-    404), ready and the active version; anything else is a 409 that says why."""
+    404), ready, and the active version unless it is the user's own; anything else is a
+    409 that says why (mlmodels.selectors.model_prediction_refusal)."""
     try:
         model = model_get_for_user(user=user, pk=model_id)
     except Http404:
@@ -87,14 +88,9 @@ def _model_for_prediction(*, user, model_id: int) -> TrainedModel:
                 {"model": ["This model was deleted."]},
             ) from None
         raise
-    if model.status != TrainedModel.Status.READY or not model.feature_schema or not model.artifact:
-        message = f"Model {model} is {model.status}; only a ready model can make predictions."
-        if model.status in (TrainedModel.Status.QUEUED, TrainedModel.Status.RUNNING):
-            message += " Wait until its training finishes."
-        raise Conflict(message, {"model": [message]})
-    if not model.is_active:
-        message = f"Model {model} is not the active version of {model.name}; predict with the active version."
-        raise Conflict(message, {"model": [message]})
+    refusal = model_prediction_refusal(user=user, model=model)
+    if refusal:
+        raise Conflict(refusal, {"model": [refusal]})
     return model
 
 
@@ -155,8 +151,10 @@ def _replayed(answer: IdempotentAnswer, *, user) -> Submission:
 
 
 def _create_charge_enqueue(*, user, model: TrainedModel, checked: _CheckedInput) -> Prediction:
-    price = model.price_per_row
-    cost = cost_of(rows=checked.rows, price_per_row=price)
+    quote = cost_quote(
+        rows=checked.rows, price_per_row=model.price_per_row, price_per_request=model.price_per_request
+    )
+    cost = quote.cost
     now = timezone.now()
     with transaction.atomic():
         prediction = Prediction.objects.create(
@@ -172,7 +170,8 @@ def _create_charge_enqueue(*, user, model: TrainedModel, checked: _CheckedInput)
             input_filename=checked.filename[:255],
             rows=checked.rows,
             extra_columns=checked.extra_columns,
-            price_per_row=price,
+            price_per_row=quote.price_per_row,
+            price_per_request=quote.price_per_request,
             cost=cost,
             attempts=1,
             created_at=now,
@@ -183,8 +182,9 @@ def _create_charge_enqueue(*, user, model: TrainedModel, checked: _CheckedInput)
                 user=user,
                 amount=cost,
                 kind=LedgerEntry.Kind.PREDICTION_CHARGE,
-                memo=f"Prediction #{prediction.pk}: {checked.rows:,} row{'s' if checked.rows != 1 else ''} × {price.normalize():f} on {model}",
+                memo=f"Prediction #{prediction.pk}: {quote.formula} on {model}",
                 prediction=prediction,
+                quote=quote,
             )
         job_submitted(PREDICTION, prediction)
         job_enqueue(PREDICTION, prediction.pk)

@@ -14,14 +14,14 @@ from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from billing.services import cost_of
+from billing.services import cost_quote
 from core.errors import PayloadTooLarge, ServiceError
 from core.forms import add_service_error
 from core.middleware import body_limit
 from core.units import human_size
 from mlmodels.ml.schema import FeatureSchema
 from mlmodels.models import TrainedModel
-from mlmodels.selectors import model_get_for_user
+from mlmodels.selectors import model_get_for_user, model_prediction_refusal
 from predictions import selectors, services
 from predictions.api import csv_attachment
 from predictions.forms import CsvForm, JsonForm, PredictionFilterForm, RowForm
@@ -62,6 +62,7 @@ def _render_predict(
         "predictions/predict.html",
         {
             "model": model,
+            "can_predict_version": model_prediction_refusal(user=request.user, model=model) is None,
             "features": features,
             "classes": schema.classes if schema else None,
             "row_form": forms.get("row") or RowForm(features=features),
@@ -69,7 +70,9 @@ def _render_predict(
             "json_form": forms.get("json") or JsonForm(),
             "active": active,
             "upload_error": upload_error,
-            "one_row_cost": cost_of(rows=1, price_per_row=model.price_per_row),
+            "one_row": cost_quote(
+                rows=1, price_per_row=model.price_per_row, price_per_request=model.price_per_request
+            ),
             "json_example": json.dumps([_example_row(features)], indent=2),
             "max_json_rows": settings.PREDICTION_MAX_JSON_ROWS,
             "max_csv_rows": settings.PREDICTION_MAX_ROWS,

@@ -9,6 +9,9 @@ from django import template
 from django.contrib.humanize.templatetags.humanize import intcomma, naturaltime
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+
+from core.markdown import markdown_to_safe_html
 
 register = template.Library()
 
@@ -53,3 +56,9 @@ def price(value):
     text = f"{number:.4f}".rstrip("0")
     whole, _, decimals = text.partition(".")
     return intcomma(f"{whole}.{decimals.ljust(2, '0')}")
+
+
+@register.filter
+def safe_markdown(value):
+    """Markdown a user wrote, as sanitised HTML (core.markdown)."""
+    return mark_safe(markdown_to_safe_html(value or ""))  # noqa: S308 -- sanitised by nh3

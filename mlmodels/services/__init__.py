@@ -35,6 +35,7 @@ from mlmodels.services.publishing import (
     model_deactivate,
     model_delete,
     model_set_active,
+    model_update,
     model_update_by_staff,
 )
 from mlmodels.services.training import (
@@ -81,6 +82,7 @@ __all__ = [
     "model_set_active",
     "model_submit",
     "model_train",
+    "model_update",
     "model_update_by_staff",
     "training_claim",
     "training_execute",

@@ -329,6 +329,13 @@ def model_submit(
             with transaction.atomic():
                 latest = TrainedModel.objects.filter(owner=user, name=request.name).aggregate(Max("version"))
                 version = (latest["version__max"] or 0) + 1
+                # A new version keeps the words its owner wrote about the model.
+                earlier = (
+                    TrainedModel.objects.filter(owner=user, name=request.name, deleted_at__isnull=True)
+                    .order_by("-version")
+                    .values("description", "model_card")
+                    .first()
+                ) or {}
                 now = timezone.now()
                 model = TrainedModel.objects.create(
                     owner=user,
@@ -349,6 +356,8 @@ def model_submit(
                     experiment_trial=experiment_trial,
                     training_fee=price,
                     price_per_row=settings.DEFAULT_PRICE_PER_ROW,
+                    description=earlier.get("description", ""),
+                    model_card=earlier.get("model_card", ""),
                     # A version becomes active when it is ready (training_succeed).
                     is_active=False,
                     is_public=False,

@@ -193,14 +193,14 @@ def training_succeed(
 
 def _activate_newest(model: TrainedModel) -> None:
     """The active-version rule: a version that becomes ready becomes the active one of
-    its name, unless the active version was chosen by staff (set active or published)
-    or is newer than this one."""
+    its name, unless the active version is pinned (chosen by its owner or staff, or
+    published), public, or newer than this one."""
     siblings = TrainedModel.objects.select_for_update().filter(
         owner_id=model.owner_id, name=model.name, deleted_at__isnull=True
     )
     current = siblings.filter(is_active=True).exclude(pk=model.pk).first()
     if current is not None and (
-        current.active_set_by_staff or current.is_public or current.version > model.version
+        current.active_pinned or current.is_public or current.version > model.version
     ):
         return
     # Deactivate first: the one-active-version constraint is checked per statement.

@@ -1,5 +1,6 @@
 // The predict page: quote the cost of a CSV file or a JSON box before it is sent.
-// The rule is the service's: rows × price per row, rounded UP to the next 0.01.
+// The rule is the service's (billing.services.cost_quote): price per request + rows ×
+// price per row, rounded UP to the next 0.01.
 // The server counts again exactly (and charges only what it counted); this is a quote.
 (function () {
   "use strict";
@@ -11,8 +12,9 @@
     return BigInt(parts[0] || "0") * 10000n + BigInt(decimals || "0");
   }
 
-  function costOf(rows, price) {
-    var units = BigInt(rows) * priceUnits(price); // ten-thousandths of a coin
+  function costOf(rows, price, perRequest) {
+    // ten-thousandths of a coin
+    var units = priceUnits(perRequest || "0") + BigInt(rows) * priceUnits(price);
     var cents = (units + 99n) / 100n; // round up to a cent
     var whole = cents / 100n;
     var rest = String(cents % 100n).padStart(2, "0");
@@ -24,10 +26,21 @@
     if (target) { target.textContent = text; }
   }
 
+  function flatPart(form) {
+    var perRequest = Number(form.dataset.pricePerRequest || "0");
+    return perRequest ? perRequest + " per request + " : "";
+  }
+
+  function perRowsOnly(form) {
+    var perRequest = Number(form.dataset.pricePerRequest || "0");
+    return "Cost: " + (perRequest ? perRequest + " + " : "") + "rows × " + Number(form.dataset.price) + " coins.";
+  }
+
   function quote(rows, form, approximate) {
     var max = parseInt(form.dataset.maxRows || "0", 10);
-    var text = "Cost: " + (approximate ? "about " : "") + costOf(rows, form.dataset.price) +
-      " coins (" + rows.toLocaleString() + " row" + (rows === 1 ? "" : "s") + " × " + Number(form.dataset.price) + ")";
+    var text = "Cost: " + (approximate ? "about " : "") +
+      costOf(rows, form.dataset.price, form.dataset.pricePerRequest) + " coins (" + flatPart(form) +
+      rows.toLocaleString() + " row" + (rows === 1 ? "" : "s") + " × " + Number(form.dataset.price) + ")";
     if (max && rows > max) { text += " — more than the limit of " + max.toLocaleString() + " rows"; }
     return text;
   }
@@ -61,13 +74,12 @@
     if (fileInput) {
       fileInput.addEventListener("change", function () {
         var file = fileInput.files && fileInput.files[0];
-        if (!file) { show(csvForm, "csv", "Cost: rows × " + Number(csvForm.dataset.price) + " coins."); return; }
-        if (!file.stream) { show(csvForm, "csv", "Cost: rows × " + Number(csvForm.dataset.price) + " coins."); return; }
+        if (!file || !file.stream) { show(csvForm, "csv", perRowsOnly(csvForm)); return; }
         show(csvForm, "csv", "Counting rows…");
         countCsvRows(file).then(function (rows) {
           show(csvForm, "csv", rows ? quote(rows, csvForm, true) : "The file has no data rows.");
         }, function () {
-          show(csvForm, "csv", "Cost: rows × " + Number(csvForm.dataset.price) + " coins.");
+          show(csvForm, "csv", perRowsOnly(csvForm));
         });
       });
     }
@@ -78,7 +90,7 @@
     var box = jsonForm.querySelector("textarea");
     var update = function () {
       var text = box.value.trim();
-      if (!text) { show(jsonForm, "json", "Cost: rows × " + Number(jsonForm.dataset.price) + " coins."); return; }
+      if (!text) { show(jsonForm, "json", perRowsOnly(jsonForm)); return; }
       var value;
       try { value = JSON.parse(text); } catch (error) {
         show(jsonForm, "json", "Not valid JSON yet.");

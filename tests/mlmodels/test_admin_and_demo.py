@@ -73,14 +73,16 @@ def test_the_make_active_action_keeps_one_active_version(staff_web, submit, alic
 
     assert response.status_code == 302
     assert list(TrainedModel.objects.filter(is_active=True).values_list("pk", flat=True)) == [models[0].pk]
-    assert TrainedModel.objects.get(pk=models[0].pk).active_set_by_staff is True
+    assert TrainedModel.objects.get(pk=models[0].pk).active_pinned is True
 
 
 def test_publishing_in_the_change_form_goes_through_the_rules(
     staff_web, trained_model, submit, alice, dataset
 ):
     url = reverse("admin:mlmodels_trainedmodel_change", args=[trained_model.pk])
-    response = staff_web.post(url, {"is_public": "on", "price_per_row": "0.0300"})
+    response = staff_web.post(
+        url, {"is_public": "on", "price_per_row": "0.0300", "price_per_request": "0.00"}
+    )
 
     assert response.status_code == 302
     trained_model.refresh_from_db()
@@ -89,7 +91,7 @@ def test_publishing_in_the_change_form_goes_through_the_rules(
     queued = submit(alice, name="other", dataset=dataset.pk, target="label", algorithm="logistic_regression")
     response = staff_web.post(
         reverse("admin:mlmodels_trainedmodel_change", args=[queued.pk]),
-        {"is_public": "on", "price_per_row": "0.01"},
+        {"is_public": "on", "price_per_row": "0.01", "price_per_request": "0.00"},
     )
     assert response.status_code == 200
     assert "Only a ready model can be published" in response.content.decode()

@@ -141,7 +141,6 @@ def test_json_sent_where_a_csv_is_expected_is_a_clear_400(
     [
         ({"status": "running"}, "running"),
         ({"status": "failed"}, "failed"),
-        ({"is_active": False}, "not the active version"),
     ],
 )
 def test_a_model_that_cannot_predict_is_refused(
@@ -153,6 +152,19 @@ def test_a_model_that_cannot_predict_is_refused(
     assert phrase in response.json()["detail"]
     assert "model" in response.json()["errors"]
     assert_nothing_written(alice, balance, settings)
+
+
+def test_a_version_that_is_not_active_is_refused_to_anyone_but_its_owner(
+    staff_api, staff, alice, make_model, row, balance
+):
+    # Staff may see every model, but predict only with the active version of someone
+    # else's (its owner may use any ready version: tests/predictions/test_owner_versions.py).
+    model = make_model(owner=alice, is_active=False)
+    response = staff_api.post(URL, {"model": model.pk, "inputs": row}, format="json")
+    assert response.status_code == 409
+    assert "not the active version" in response.json()["detail"]
+    assert Prediction.objects.count() == 0
+    assert balance(staff) == Decimal("500.00")
 
 
 def test_a_deleted_model_is_refused(alice_api, alice, classifier, row, balance, settings):
