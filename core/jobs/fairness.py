@@ -34,10 +34,11 @@ def _running_owners() -> set[int]:
 def _another_user_waits(running: set[int]) -> bool:
     """Has an owner with nothing running a job queued (of any kind)?"""
     querysets = [
-        _jobs(kind, QUEUED, **kind.live).exclude(owner_id__in=running).order_by().values_list("pk")[:1]
+        _jobs(kind, QUEUED, **kind.live).exclude(owner_id__in=running).order_by().values_list("pk")
         for kind in registered()
     ]
-    return bool(querysets[0].union(*querysets[1:], all=True))
+    # Only the union may be sliced: SQLite refuses LIMIT inside a compound statement.
+    return bool(list(querysets[0].union(*querysets[1:], all=True)[:1]))
 
 
 def defer_for_fairness(kind: JobKind, job_id: int) -> bool:
