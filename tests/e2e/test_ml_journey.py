@@ -348,7 +348,7 @@ def second_user_predicts_from_the_catalog(live, new_page, model, private):
     page.get_by_role("button", name="Upload and predict").click()
     page.wait_for_url("**/predictions/*/")
     assert "7 rows, 0.35 coins charged." in page.content()
-    assert "0.35 coins (7 × 0.05)" in page.locator("#prediction-live").inner_text()
+    assert "0.35 coins (7 rows × 0.05, rounded up to 0.01)" in page.locator("#prediction-live").inner_text()
     page.wait_for_selector("#results", timeout=60_000)
     assert nav_balance(page) == "549.65"
 
