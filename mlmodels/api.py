@@ -4,12 +4,16 @@ by core.api.exception_handler."""
 
 from __future__ import annotations
 
+import json
+
 from django.conf import settings
+from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from core.errors import Conflict, InvalidInput
@@ -161,6 +165,18 @@ class DatasetViewSet(
         return Response(body)
 
 
+class ZipRenderer(BaseRenderer):
+    """Lets a client send ``Accept: application/zip`` to the export; the zip itself is a
+    FileResponse, so this only ever renders an error body (as JSON text)."""
+
+    media_type = "application/zip"
+    format = "zip"
+    charset = None
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return json.dumps(data).encode()
+
+
 def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
@@ -276,3 +292,33 @@ class TrainedModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         serializer.is_valid(raise_exception=True)
         model = services.model_update(model=model, by=request.user, **serializer.validated_data)
         return Response(self._render(model))
+
+    @extend_schema(
+        summary="Export as an MLflow model (zip)",
+        responses={
+            (200, "application/zip"): OpenApiResponse(
+                OpenApiTypes.BINARY,
+                description=(
+                    "An MLflow model directory, zipped at its root: MLmodel (sklearn, python_function "
+                    "and, for CatBoost, catboost flavours), model.pkl, the signature, an input example, "
+                    "requirements.txt / python_env.yaml / conda.yaml pinned to the training versions."
+                ),
+            ),
+            **ERROR_RESPONSES,
+        },
+    )
+    @action(
+        detail=True, methods=["get"], url_path="export/mlflow", renderer_classes=[JSONRenderer, ZipRenderer]
+    )
+    def export_mlflow(self, request, pk=None):
+        """The model as a standard MLflow model: ``unzip model.zip -d DIR``, then
+        ``mlflow models serve -m DIR --env-manager local`` or
+        ``mlflow.pyfunc.load_model(DIR).predict(frame)`` give the same predictions as this
+        service. The owner, staff, or anyone for a public model; 409 until it is ready."""
+        model = self.get_object()
+        return FileResponse(
+            services.model_export_mlflow(model=model),
+            as_attachment=True,
+            filename=services.mlflow_export_filename(model),
+            content_type="application/zip",
+        )

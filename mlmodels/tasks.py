@@ -9,6 +9,7 @@ from core.jobs.limits import job_memory_limit
 from core.logs import current_task_id
 from mlmodels import services
 from mlmodels.jobs import DATASET_PROFILE, EXPERIMENT, TRAINING
+from mlmodels.services import tracking
 
 
 def dataset_profile_task(dataset_id: int) -> None:
@@ -32,3 +33,13 @@ def experiment_task(experiment_id: int) -> None:
     if services.experiment_claim(experiment_id=experiment_id, task_id=current_task_id()):
         with job_memory_limit():
             services.experiment_execute(experiment_id=experiment_id)
+
+
+def track_model_task(model_id: int) -> None:
+    """Log a ready model to MLflow (MLFLOW_TRACKING_URI); never raises."""
+    tracking.tracking_log_model(model_id=model_id)
+
+
+def track_experiment_task(experiment_id: int) -> None:
+    """Log a succeeded experiment and its trials to MLflow; never raises."""
+    tracking.tracking_log_experiment(experiment_id=experiment_id)

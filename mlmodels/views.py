@@ -8,7 +8,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpResponse
+from django.http import FileResponse, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -188,6 +188,24 @@ def _confusion_rows(confusion: dict[str, Any]) -> list[dict[str, Any]]:
             )
         rows.append({"label": label, "cells": cells, "total": sum(counts)})
     return rows
+
+
+@login_required
+@require_GET
+def model_export_mlflow(request, pk):
+    """The model page's "Export to MLflow" button: the same zip as the API's."""
+    model = selectors.model_get_for_user(user=request.user, pk=pk)
+    try:
+        archive = services.model_export_mlflow(model=model)
+    except ServiceError as error:
+        messages.error(request, error.detail)
+        return redirect("mlmodels:model-detail", pk=model.pk)
+    return FileResponse(
+        archive,
+        as_attachment=True,
+        filename=services.mlflow_export_filename(model),
+        content_type="application/zip",
+    )
 
 
 @login_required

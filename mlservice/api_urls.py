@@ -17,5 +17,6 @@ router.register("predictions", PredictionViewSet, basename="prediction")
 urlpatterns = [
     path("", include("accounts.api_urls")),
     path("billing/", include("billing.api_urls")),
+    path("", include("predictions.api_urls")),
     path("", include(router.urls)),
 ]

@@ -306,6 +306,16 @@ PREFER_WAIT_MAX_PER_PROCESS = env_int(
     "PREFER_WAIT_MAX_PER_PROCESS", max(1, env_int("GUNICORN_THREADS", 4, minimum=1) - 1), minimum=1
 )
 PREFER_WAIT_MAX_PER_USER = env_int("PREFER_WAIT_MAX_PER_USER", 8, minimum=1)
+# POST models/{id}/invocations waits this long for its prediction (as Prefer: wait=N),
+# then answers 202 with the prediction to poll. At most 60, like Prefer: wait.
+INVOCATIONS_WAIT_SECONDS = min(env_int("INVOCATIONS_WAIT_SECONDS", 30, minimum=1), 60)
+# MLflow tracking (mlmodels.services.tracking): with a tracking server's URL, every model
+# that becomes ready and every experiment that succeeds is logged there as a run, by a
+# task of its own after the job committed; a failure is logged and counted, never fatal.
+MLFLOW_TRACKING_URI = env_str("MLFLOW_TRACKING_URI").strip()
+MLFLOW_EXPERIMENT_NAME = env_str("MLFLOW_EXPERIMENT_NAME", "mlservice").strip() or "mlservice"
+# Seconds one call to the tracking server may take (connect, or wait for an answer).
+MLFLOW_TIMEOUT_SECONDS = env_int("MLFLOW_TIMEOUT_SECONDS", 10, minimum=1)
 # A training (or an experiment's trial) one-hot encodes categorical columns densely:
 # rows x encoded columns above this are refused before the charge (CatBoost, which
 # encodes nothing, counts one column per feature). 50,000,000 float64 cells = 400 MB.

@@ -44,6 +44,7 @@ from core.counters import MODEL_CACHE_HITS, MODEL_CACHE_MISSES
 from core.http_metrics import MULTIPROCESS
 from core.jobs import counts
 from mlmodels.jobs import EXPERIMENT, TRAINING
+from mlmodels.services.tracking import TRACKING_COUNTER
 from operations import selectors
 from operations.health import broker_for_checks, live_clusters
 from predictions.jobs import PREDICTION
@@ -231,7 +232,17 @@ def _ledger_and_cache_families(series: selectors.Series) -> list[Metric]:
         "Predictions whose worker had to load (and verify) the model's artifact.",
     )
     misses.add_metric([], cache.get(MODEL_CACHE_MISSES, 0))
-    return [coins, entries, hits, misses]
+    tracking = CounterMetricFamily(
+        "mlservice_mlflow_tracking",
+        "Runs logged to the MLflow tracking server (MLFLOW_TRACKING_URI), by outcome: logged or failed.",
+        labels=["outcome"],
+    )
+    outcomes = dict.fromkeys(("failed", "logged"), 0)
+    for labels, value in selectors.series_values(series, TRACKING_COUNTER):
+        outcomes[labels.get("outcome", "")] = outcomes.get(labels.get("outcome", ""), 0) + value
+    for outcome, value in sorted(outcomes.items()):
+        tracking.add_metric([outcome], value)
+    return [coins, entries, hits, misses, tracking]
 
 
 def _by_labels(item: tuple[dict[str, str], int]) -> list[tuple[str, str]]:

@@ -6,11 +6,14 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.serializers import RejectUnknownFieldsMixin
+from mlmodels.ml.errors import InputError
+from mlmodels.ml.mlflow_inputs import records_from_columns
 from predictions.models import Prediction
 
 
 class PredictionCreateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
-    """JSON ``{"model", "inputs"}`` or multipart ``model`` + ``file``. Fields not listed
+    """JSON ``{"model", "inputs"}`` or ``{"model", "columns", "data"}`` (plain rows, as
+    MLflow's ``dataframe_split``), or multipart ``model`` + ``file``. Fields not listed
     here are refused: a typo (``input``) must not pass silently as "no input"."""
 
     model = serializers.IntegerField(min_value=1, help_text="Id of a ready model you may use.")
@@ -20,11 +23,30 @@ class PredictionCreateSerializer(RejectUnknownFieldsMixin, serializers.Serialize
     file = serializers.FileField(
         required=False, allow_empty_file=True, help_text="A CSV file with a header row (multipart)."
     )
+    columns = serializers.JSONField(
+        required=False, help_text="With data: the column names of rows given as plain lists."
+    )
+    data = serializers.JSONField(
+        required=False, help_text="With columns: the rows, each a list of values in the order of columns."
+    )
 
     def validate(self, attrs):
+        if ("columns" in attrs) != ("data" in attrs):
+            raise serializers.ValidationError(
+                {"columns" if "data" in attrs else "data": ["Send columns and data together."]}
+            )
+        if "columns" in attrs:
+            if "inputs" in attrs or "file" in attrs:
+                message = "Send rows one way: inputs, file, or columns with data."
+                raise serializers.ValidationError({"inputs": [message]})
+            try:
+                attrs["inputs"] = records_from_columns(attrs.pop("columns"), attrs.pop("data"))
+            except InputError as error:
+                raise serializers.ValidationError(error.errors) from None
         if ("inputs" in attrs) == ("file" in attrs):
             message = (
-                "Send either inputs (JSON rows) or file (a CSV, as multipart), not both and not neither."
+                "Send either inputs (JSON rows), columns with data, or file (a CSV, as multipart), "
+                "not several and not none."
             )
             raise serializers.ValidationError({"inputs": [message]})
         if attrs.get("inputs", "") is None:

@@ -74,7 +74,7 @@ class _CheckedInput:
 # --- Submit -----------------------------------------------------------------------------
 
 
-def _model_for_prediction(*, user, model_id: int) -> TrainedModel:
+def prediction_model(*, user, model_id: int) -> TrainedModel:
     """The model to score with: visible to the user (another user's private model is a
     404), ready, and the active version unless it is the user's own; anything else is a
     409 that says why (mlmodels.selectors.model_prediction_refusal)."""
@@ -228,7 +228,7 @@ def prediction_submit(
         if earlier is not None:
             return _replayed(earlier, user=user)
 
-        model = _model_for_prediction(user=user, model_id=model_id)
+        model = prediction_model(user=user, model_id=model_id)
         schema = FeatureSchema.from_dict(model.feature_schema)
         checked = _check_csv(upload, schema) if upload is not None else _check_json(inputs, schema)
         created: list[Prediction] = []

@@ -30,6 +30,7 @@ from .errors import InputError, MLError
 from .fastpath import MAX_ROWS as FAST_MAX_ROWS
 from .fastpath import fast_transform_for
 from .inputs import coerce_and_check, coercion_error
+from .mlflow_pyfunc import UnknownClass, classifier_labels, ordered_probabilities, plain
 from .schema import PLAIN_NUMBER, FeatureSchema
 
 PREDICTION = "prediction"
@@ -56,25 +57,6 @@ class ScoreSummary:
 # --- Predictions --------------------------------------------------------------------------
 
 
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def _class_positions(pipeline: Any, schema: FeatureSchema) -> list[int]:
-    """Where each of ``schema.classes`` sits in ``pipeline.classes_``, so probability
-    columns follow the schema's order even if a model orders its classes differently."""
-    model_classes = [_plain(value) for value in pipeline.classes_]
-    by_value = {value: position for position, value in enumerate(model_classes)}
-    by_text = {str(value): position for position, value in enumerate(model_classes)}
-    positions = []
-    for value in schema.classes or model_classes:
-        position = by_value.get(value, by_text.get(str(value)))
-        if position is None:
-            raise MLError(f"the model does not know the class {value!r} its schema lists")
-        positions.append(position)
-    return positions
-
-
 def probability_column(value: Any) -> str:
     return f"{PROBABILITY_PREFIX}{value}"
 
@@ -95,12 +77,12 @@ def predict_frame(pipeline: Any, coerced: pd.DataFrame, schema: FeatureSchema) -
     if schema.task != "classification":
         predicted = np.asarray(estimator.predict(features), dtype="float64").reshape(-1)
         return pd.DataFrame({PREDICTION: predicted}, index=coerced.index)
-    classes = list(schema.classes or [_plain(value) for value in pipeline.classes_])
-    probabilities = np.asarray(estimator.predict_proba(features), dtype="float64")
-    probabilities = probabilities[:, _class_positions(pipeline, schema)]
-    labels = np.empty(len(classes), dtype=object)
-    labels[:] = classes
-    columns: dict[str, Any] = {PREDICTION: labels[probabilities.argmax(axis=1)]}
+    classes = list(schema.classes or [plain(value) for value in pipeline.classes_])
+    try:
+        probabilities = ordered_probabilities(pipeline, schema, estimator, features)
+    except UnknownClass as error:
+        raise MLError(str(error)) from None
+    columns: dict[str, Any] = {PREDICTION: classifier_labels(pipeline, schema, probabilities)}
     for position, value in enumerate(classes):
         columns[probability_column(value)] = probabilities[:, position]
     return pd.DataFrame(columns, index=coerced.index)
@@ -110,7 +92,7 @@ def records_from_predictions(pred_frame: pd.DataFrame, schema: FeatureSchema) ->
     """Inline JSON results: ``[{"prediction": ..., "probabilities": {class: p}}]``
     (no ``probabilities`` for regression). Values are plain Python, NaN is None."""
     predictions = [
-        None if isinstance(value, float) and np.isnan(value) else _plain(value)
+        None if isinstance(value, float) and np.isnan(value) else plain(value)
         for value in pred_frame[PREDICTION].tolist()
     ]
     if schema.task != "classification":

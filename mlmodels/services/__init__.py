@@ -2,7 +2,7 @@
 ``datasets`` (upload, the profile job, delete), ``algorithms`` (the catalog sync),
 ``training`` (checks and submission), ``training_job`` (the worker's side),
 ``experiments`` and ``experiment_job`` (the search for the best model, both sides),
-``publishing`` (owners' and staff's actions). Views, the API, admin actions, commands
+``publishing`` (owners' and staff's actions), ``exports`` (a model as an MLflow zip). Views, the API, admin actions, commands
 and tasks call these; none of them writes a status, a fee or a file by itself."""
 
 from mlmodels.services.algorithms import algorithm_hyperparameters, algorithm_sync
@@ -30,6 +30,7 @@ from mlmodels.services.experiments import (
     experiment_submit,
     experiment_validate,
 )
+from mlmodels.services.exports import mlflow_export_filename, model_export_mlflow
 from mlmodels.services.files import media_path
 from mlmodels.services.publishing import (
     model_deactivate,
@@ -54,6 +55,8 @@ from mlmodels.services.training_job import (
 )
 
 __all__ = [
+    "mlflow_export_filename",
+    "model_export_mlflow",
     "ExperimentRequest",
     "ExperimentSubmission",
     "experiment_cancel",

@@ -26,6 +26,7 @@ from mlmodels.ml import search, search_plan
 from mlmodels.ml.errors import MLError
 from mlmodels.models import Experiment, ExperimentTrial, TrainedModel
 from mlmodels.services.experiments import winner_request
+from mlmodels.services.tracking import tracking_enqueue_experiment
 from mlmodels.services.training import model_submit
 from mlmodels.services.training_job import read_dataset_frame, training_claim, training_execute
 
@@ -202,15 +203,22 @@ def _train_winner(
     return Experiment.objects.get(pk=experiment.pk)
 
 
+def _succeeded(experiment_id: int) -> None:
+    """In the transaction that ends the experiment: refund the trials not run, and log it
+    to MLflow once that commits."""
+    experiment_refund_unused(
+        experiment_id=experiment_id, memo=f"Refund: trials of experiment #{experiment_id} not run"
+    )
+    tracking_enqueue_experiment(experiment_id)
+
+
 def experiment_succeed(*, experiment_id: int, model: TrainedModel, result: search.SearchResult) -> bool:
     """running → succeeded with the winner, refunding the trials not run, in one
     transaction."""
     return job_succeed(
         EXPERIMENT,
         experiment_id,
-        then=lambda: experiment_refund_unused(
-            experiment_id=experiment_id, memo=f"Refund: trials of experiment #{experiment_id} not run"
-        ),
+        then=lambda: _succeeded(experiment_id),
         best_model=model,
         stopped_because=result.stopped_because,
         search_seconds=round(result.seconds, 3),

@@ -20,6 +20,7 @@ from mlmodels.ml import artifacts, csvio, training
 from mlmodels.ml.errors import DatasetError, MLError
 from mlmodels.models import TrainedModel
 from mlmodels.services.files import media_path, remove_media_file
+from mlmodels.services.tracking import tracking_enqueue_model
 
 logger = logging.getLogger(__name__)
 
@@ -175,7 +176,7 @@ def training_succeed(
     return job_succeed(
         TRAINING,
         model_id,
-        then=lambda: _activate_newest(TrainedModel.objects.get(pk=model_id)),
+        then=lambda: _ready(model_id),
         progress=100,
         stage="done",
         metrics=result.metrics,
@@ -189,6 +190,12 @@ def training_succeed(
         artifact_size=artifact.size_bytes,
         library_versions=artifact.library_versions,
     )
+
+
+def _ready(model_id: int) -> None:
+    """What a model becoming ready sets off, in the transaction that makes it so."""
+    _activate_newest(TrainedModel.objects.get(pk=model_id))
+    tracking_enqueue_model(model_id)
 
 
 def _activate_newest(model: TrainedModel) -> None:
