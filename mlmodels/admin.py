@@ -13,7 +13,7 @@ from billing.admin import PriceFieldsAdminMixin
 from core.errors import ServiceError
 from core.jobs.lifecycle import QUEUED, RUNNING
 from mlmodels import services
-from mlmodels.models import Algorithm, Dataset, TrainedModel
+from mlmodels.models import Algorithm, Dataset, ModelImportSettings, TrainedModel
 
 
 @admin.register(Algorithm)
@@ -139,6 +139,7 @@ class TrainedModelAdmin(PriceFieldsAdminMixin, admin.ModelAdmin):
         "is_public",
         "is_active",
         "task",
+        "source",
         "algorithm",
         ("deleted_at", admin.EmptyFieldListFilter),
     ]
@@ -323,6 +324,27 @@ class TrainedModelAdmin(PriceFieldsAdminMixin, admin.ModelAdmin):
                 self.message_user(request, f"{model}: {error.detail}", messages.ERROR)
             else:
                 self.message_user(request, f"{model} {done}.", messages.SUCCESS)
+
+
+@admin.register(ModelImportSettings)
+class ModelImportSettingsAdmin(PriceFieldsAdminMixin, admin.ModelAdmin):
+    """The fee of a model import, as ExperimentSettingsAdmin holds the price of a trial."""
+
+    price_fields = ("import_fee",)
+    list_display = ["__str__", "import_fee", "fee_now"]
+    fields = ["import_fee", "fee_now"]
+    readonly_fields = ["fee_now"]
+
+    @admin.display(description="import fee charged now")
+    def fee_now(self, settings: ModelImportSettings | None = None):
+        return services.import_fee()
+
+    # One row: the settings.
+    def has_add_permission(self, request) -> bool:
+        return not ModelImportSettings.objects.exists()
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 from mlmodels import experiment_admin  # noqa: E402, F401  (registers the experiment screens)

@@ -15,6 +15,7 @@ from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from core.errors import Conflict, InvalidInput
 from core.jobs.waiting import parse_prefer_wait, wait_for_submission
@@ -28,6 +29,7 @@ from mlmodels.serializers import (
     DatasetProfileSerializer,
     DatasetSerializer,
     DatasetUploadSerializer,
+    ModelImportSerializer,
     ModelUpdateSerializer,
     TrainedModelSerializer,
     TrainRequestSerializer,
@@ -322,3 +324,58 @@ class TrainedModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
             filename=services.mlflow_export_filename(model),
             content_type="application/zip",
         )
+
+class ModelImportView(APIView):
+    """Bring a model trained elsewhere (``POST models/import/``, multipart)."""
+
+    parser_classes = [MultiPartParser, FormParser]
+    serializer_class = ModelImportSerializer  # the browsable API's form
+
+    @extend_schema(
+        summary="Import a model trained elsewhere",
+        request={"multipart/form-data": ModelImportSerializer},
+        parameters=[IDEMPOTENCY_HEADER, PREFER_HEADER],
+        responses={
+            202: TrainedModelSerializer,
+            201: OpenApiResponse(TrainedModelSerializer, description="Checked within Prefer: wait=N."),
+            413: OpenApiResponse(description="The file is larger than MODEL_IMPORT_MAX_BYTES."),
+            **ERROR_RESPONSES,
+        },
+    )
+    def post(self, request):
+        """``file``: a skops file (a scikit-learn estimator or pipeline; any type beyond
+        scikit-learn's own and the allow-list is refused by name) or a CatBoost ``.cbm``
+        file. A pickle or joblib file is refused (400), whatever its name: loading one
+        runs code. With it, ``schema`` (JSON text, see the README) or a ``sample`` CSV
+        with ``target`` and ``task`` (the columns and kinds are inferred as for
+        training); the sample rows are predicted before the model becomes ready.
+
+        Every check that needs no loaded model is made before anything is charged.
+        Then the model is created ``queued`` as the next version of ``name``, the
+        import fee (admin → Model import settings) is charged and a worker loads it and
+        predicts the sample rows: ``ready``, or ``failed`` with the reason and the fee
+        refunded. A ready import is a model like any other: versions, price, publishing,
+        predictions."""
+        # A body over MODEL_IMPORT_MAX_BYTES is refused (413) by core.middleware from its
+        # Content-Length (body_limit in the URLconf); the service counts what it copies.
+        wait = parse_prefer_wait(request.headers.get("Prefer"))
+        serializer = ModelImportSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        submission = services.model_import(
+            user=request.user,
+            name=data["name"],
+            file=data["file"],
+            schema=data.get("schema") or None,
+            sample=data.get("sample"),
+            target=data.get("target"),
+            task=data.get("task"),
+            idempotency_key=request.headers.get("Idempotency-Key"),
+        )
+        model_id = submission.model.pk
+        finished = wait_for_submission(
+            TRAINING, model_id, wait=wait, user_id=request.user.pk, replayed=submission.replayed
+        )
+        model = TrainedModel.objects.select_related("algorithm", "owner").get(pk=model_id)
+        body = TrainedModelSerializer(model, context={"request": request}).data
+        return Response(body, status=status.HTTP_201_CREATED if finished else status.HTTP_202_ACCEPTED)

@@ -78,7 +78,9 @@ class Algorithm(models.Model):
 
     key = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=100)
-    task = models.CharField(max_length=16, choices=Task.choices)
+    # Empty for the rows that label imported models (mlmodels.services.imports): they
+    # are of either task and never trained here.
+    task = models.CharField(max_length=16, choices=Task.choices, blank=True)
     description = models.TextField(blank=True)
     enabled = models.BooleanField(default=True)
     training_price = models.DecimalField(**COINS, default=Decimal("5.00"))
@@ -101,8 +103,20 @@ class TrainedModel(models.Model):
         READY = "ready", "Ready"
         FAILED = "failed", "Failed"
 
+    class Source(models.TextChoices):
+        TRAINED = "trained", "Trained here"
+        IMPORTED = "imported", "Imported"
+
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="trained_models"
+    )
+    # An imported model (mlmodels.services.imports) runs the same job as a training:
+    # queued → running (loaded and checked on its sample rows) → ready | failed.
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.TRAINED)
+    # The file sent for import, under MEDIA_ROOT, until the job has checked it.
+    import_upload = models.CharField(max_length=300, blank=True)
+    import_sample = models.JSONField(
+        null=True, blank=True, help_text="Imported: the rows the model was checked on."
     )
     name = models.CharField(max_length=100)
     version = models.PositiveIntegerField(default=1)
@@ -252,6 +266,30 @@ class ExperimentSettings(models.Model):
 
     def __str__(self) -> str:
         return "Experiment settings"
+
+
+class ModelImportSettings(models.Model):
+    """Operator settings of model imports (one row, edited in the admin), as
+    ExperimentSettings holds the price of a trial."""
+
+    import_fee = models.DecimalField(
+        **COINS,
+        null=True,
+        blank=True,
+        help_text="Coins charged per imported model; empty: the cheapest enabled algorithm's training price.",
+    )
+
+    class Meta:
+        verbose_name = verbose_name_plural = "model import settings"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(import_fee__isnull=True) | Q(import_fee__gte=0),
+                name="model_import_fee_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return "Model import settings"
 
 
 class Experiment(models.Model):

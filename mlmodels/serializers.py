@@ -147,6 +147,7 @@ class TrainedModelSerializer(serializers.ModelSerializer):
             "id",
             "name",
             "version",
+            "source",
             "algorithm",
             "algorithm_name",
             "task",
@@ -239,6 +240,43 @@ class TrainRequestSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
             "After the holdout metrics are measured, refit the served model on every row "
             "(default true). The metrics always come from the holdout fit."
         ),
+    )
+
+
+class ModelImportSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    file = serializers.FileField(
+        allow_empty_file=True,  # refused by the service, in the same words as any bad file
+        help_text=(
+            "The model: a scikit-learn estimator or pipeline saved with skops, or a CatBoost "
+            "model saved with save_model (.cbm). Pickle and joblib files are refused."
+        ),
+    )
+    name = serializers.CharField(
+        max_length=100, help_text="Importing again under a name makes its next version."
+    )
+    schema = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text=(
+            'The feature schema as JSON: {"target", "task", "features": [{"name", "kind", '
+            '"categories"?}], "classes"?, "sample_rows"?: [{column: value}]}. Or leave it out '
+            "and send a sample CSV."
+        ),
+    )
+    sample = serializers.FileField(
+        required=False,
+        allow_empty_file=True,
+        help_text="A sample CSV: its rows check the model; without a schema its columns are inferred.",
+    )
+    target = serializers.CharField(
+        required=False, max_length=255, help_text="With a sample CSV and no schema: the predicted column."
+    )
+    # Text, not a choice: its enum would collide with the other "task" fields in the
+    # OpenAPI schema; the service names the choices when it is wrong.
+    task = serializers.CharField(
+        required=False,
+        max_length=16,
+        help_text="With a sample CSV and no schema: classification or regression.",
     )
 
 

@@ -24,7 +24,11 @@ def train_model_task(model_id: int) -> None:
         return
     if services.training_claim(model_id=model_id, task_id=current_task_id()):
         with job_memory_limit():
-            services.training_execute(model_id=model_id)
+            # An imported model is checked, not trained: the same job, other work.
+            if services.model_is_imported(model_id=model_id):
+                services.import_execute(model_id=model_id)
+            else:
+                services.training_execute(model_id=model_id)
 
 
 def experiment_task(experiment_id: int) -> None:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from mlmodels import experiment_views, views
+from mlmodels import experiment_views, import_views, views
 
 app_name = "mlmodels"
 
@@ -12,6 +12,7 @@ urlpatterns = [
     path("datasets/<int:pk>/delete/", views.dataset_delete, name="dataset-delete"),
     path("models/", views.model_list, name="model-list"),
     path("models/train/", views.model_train, name="model-train"),
+    path("models/import/", import_views.model_import, name="model-import"),
     path("models/<int:pk>/", views.model_detail, name="model-detail"),
     path("models/<int:pk>/status/", views.model_status, name="model-status"),
     path("models/<int:pk>/delete/", views.model_delete, name="model-delete"),

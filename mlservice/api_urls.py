@@ -3,7 +3,8 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from mlmodels.api import AlgorithmViewSet, DatasetViewSet, TrainedModelViewSet
+from core.middleware import body_limit
+from mlmodels.api import AlgorithmViewSet, DatasetViewSet, ModelImportView, TrainedModelViewSet
 from mlmodels.experiments_api import ExperimentViewSet
 from predictions.api import PredictionViewSet
 
@@ -17,6 +18,12 @@ router.register("predictions", PredictionViewSet, basename="prediction")
 urlpatterns = [
     path("", include("accounts.api_urls")),
     path("billing/", include("billing.api_urls")),
+    # Before the router: "models/import/" is not a model id.
+    path(
+        "models/import/",
+        body_limit("MODEL_IMPORT_MAX_BYTES")(ModelImportView.as_view()),
+        name="model-import",
+    ),
     path("", include("predictions.api_urls")),
     path("", include(router.urls)),
 ]

@@ -266,6 +266,9 @@ MEDIA_URL = "/media/"  # never served directly: downloads go through views that 
 DATASET_MAX_BYTES = env_int("DATASET_MAX_BYTES", 50 * 1024 * 1024, minimum=1)
 DATASET_MAX_ROWS = env_int("DATASET_MAX_ROWS", 1_000_000, minimum=1)
 DATASET_MAX_COLUMNS = env_int("DATASET_MAX_COLUMNS", 500, minimum=2)
+# The largest model file one may import (a skops or CatBoost .cbm file); a skops zip
+# may unpack to at most ten times this (mlmodels.ml.model_files).
+MODEL_IMPORT_MAX_BYTES = env_int("MODEL_IMPORT_MAX_BYTES", 50 * 1024 * 1024, minimum=1024)
 PREDICTION_MAX_BYTES = env_int("PREDICTION_MAX_BYTES", 500 * 1024 * 1024, minimum=1)
 PREDICTION_MAX_ROWS = env_int("PREDICTION_MAX_ROWS", 2_000_000, minimum=1)
 PREDICTION_MAX_JSON_ROWS = env_int("PREDICTION_MAX_JSON_ROWS", 10_000, minimum=1)

@@ -51,3 +51,12 @@ class TrainingError(MLError):
 
 class SearchError(MLError):
     """A search request is out of range: unknown algorithm or metric, budget, folds."""
+
+
+class ModelFileError(MLError):
+    """A model file sent to be imported is not one this service loads (a pickle, a skops
+    file with a type not allowed, an unknown format)."""
+
+
+class ModelImportError(MLError):
+    """An imported model does not fit its feature schema, or fails on the sample rows."""

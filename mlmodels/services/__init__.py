@@ -2,7 +2,8 @@
 ``datasets`` (upload, the profile job, delete), ``algorithms`` (the catalog sync),
 ``training`` (checks and submission), ``training_job`` (the worker's side),
 ``experiments`` and ``experiment_job`` (the search for the best model, both sides),
-``publishing`` (owners' and staff's actions), ``exports`` (a model as an MLflow zip). Views, the API, admin actions, commands
+``publishing`` (owners' and staff's actions), ``exports`` (a model as an MLflow zip), ``imports``
+and ``import_job`` (a model trained elsewhere: the request's checks and the worker's). Views, the API, admin actions, commands
 and tasks call these; none of them writes a status, a fee or a file by itself."""
 
 from mlmodels.services.algorithms import algorithm_hyperparameters, algorithm_sync
@@ -32,6 +33,13 @@ from mlmodels.services.experiments import (
 )
 from mlmodels.services.exports import mlflow_export_filename, model_export_mlflow
 from mlmodels.services.files import media_path
+from mlmodels.services.import_job import import_execute, model_is_imported
+from mlmodels.services.imports import (
+    ImportSubmission,
+    import_fee,
+    import_validate,
+    model_import,
+)
 from mlmodels.services.publishing import (
     model_deactivate,
     model_delete,
@@ -79,7 +87,13 @@ __all__ = [
     "dataset_profile",
     "dataset_profile_sweep",
     "dataset_upload",
+    "ImportSubmission",
+    "import_execute",
+    "import_fee",
+    "import_validate",
     "media_path",
+    "model_import",
+    "model_is_imported",
     "model_deactivate",
     "model_delete",
     "model_set_active",

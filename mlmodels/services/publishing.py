@@ -34,8 +34,10 @@ def model_delete(*, model: TrainedModel) -> None:
             error="Deleted before training finished; the fee was refunded.",
             states=(QUEUED, RUNNING),
         )
-        artifact_name = model.artifact
+        artifact_name, upload = model.artifact, model.import_upload
         transaction.on_commit(lambda: remove_media_file(artifact_name))
+        # An import deleted before its check ran leaves its uploaded file behind otherwise.
+        transaction.on_commit(lambda: remove_media_file(upload))
     model.refresh_from_db()
 
 

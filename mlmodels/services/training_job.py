@@ -8,6 +8,7 @@ import logging
 import os
 import secrets
 import time
+from typing import Any
 
 import pandas as pd
 from django.conf import settings
@@ -18,6 +19,7 @@ from core.jobs.limits import out_of_memory_message
 from mlmodels.jobs import TRAINING
 from mlmodels.ml import artifacts, csvio, training
 from mlmodels.ml.errors import DatasetError, MLError
+from mlmodels.ml.schema import FeatureSchema
 from mlmodels.models import TrainedModel
 from mlmodels.services.files import media_path, remove_media_file
 from mlmodels.services.tracking import tracking_enqueue_model
@@ -102,7 +104,9 @@ def training_execute(*, model_id: int) -> TrainedModel:
         del frame
         report("saving", 97)
         started = time.perf_counter()
-        artifact_name, info = _save_model_artifact(model, result)
+        artifact_name, info = save_model_artifact(
+            model, pipeline=result.pipeline, feature_schema=result.feature_schema
+        )
         save_seconds = time.perf_counter() - started
     except TrainingAbandoned:
         remove_media_file(artifact_name)
@@ -138,18 +142,19 @@ def training_execute(*, model_id: int) -> TrainedModel:
     return TrainedModel.objects.get(pk=model_id)
 
 
-def _save_model_artifact(
-    model: TrainedModel, result: training.TrainingResult
+def save_model_artifact(
+    model: TrainedModel, *, pipeline: Any, feature_schema: FeatureSchema
 ) -> tuple[str, artifacts.ArtifactInfo]:
-    """Save under ``models/<owner>/<id>-<sha prefix>.joblib``: the name carries the
+    """Save a model's pipeline (trained here, or an imported model wrapped by the
+    engine) under ``models/<owner>/<id>-<sha prefix>.joblib``: the name carries the
     hash, so a changed file is easy to spot and a new version never overwrites one."""
     folder = f"models/{model.owner_id}"
     pending = f"{folder}/{model.pk}-{secrets.token_hex(4)}.joblib.pending"
     make_shared_folder(media_path(folder))
     info = artifacts.save_artifact(
         media_path(pending),
-        pipeline=result.pipeline,
-        feature_schema=result.feature_schema,
+        pipeline=pipeline,
+        feature_schema=feature_schema,
         algorithm=model.algorithm.key,
         file_mode=shared_file_mode(),
     )
@@ -194,11 +199,11 @@ def training_succeed(
 
 def _ready(model_id: int) -> None:
     """What a model becoming ready sets off, in the transaction that makes it so."""
-    _activate_newest(TrainedModel.objects.get(pk=model_id))
+    activate_newest(TrainedModel.objects.get(pk=model_id))
     tracking_enqueue_model(model_id)
 
 
-def _activate_newest(model: TrainedModel) -> None:
+def activate_newest(model: TrainedModel) -> None:
     """The active-version rule: a version that becomes ready becomes the active one of
     its name, unless the active version is pinned (chosen by its owner or staff, or
     published), public, or newer than this one."""
