@@ -276,6 +276,19 @@ class TrainedModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
+        summary="Cancel a training (owner or staff)",
+        request=None,
+        responses={200: TrainedModelSerializer, **ERROR_RESPONSES},
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        """Queued or running: the model becomes ``canceled`` and its training fee is
+        refunded at once; a running training stops within a batch of trees or
+        boosting iterations. Finished: 409. Anyone but the owner (or staff) gets a 404."""
+        model = services.model_cancel(model=selectors.model_get_owned(user=request.user, pk=pk))
+        return Response(self._render(model))
+
+    @extend_schema(
         summary="Choose the active version, describe, price or publish a model",
         request=ModelUpdateSerializer,
         responses={200: TrainedModelSerializer, **ERROR_RESPONSES},

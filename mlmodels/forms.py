@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.forms.utils import pretty_name
 from django.urls import reverse
 
 from billing.models import MAX_PRICE
@@ -14,7 +15,7 @@ from core.errors import ServiceError
 from core.forms import IdempotentForm, add_service_error
 from core.units import human_size
 from mlmodels import selectors
-from mlmodels.ml import catalog, targets
+from mlmodels.ml import catalog, preprocessing, targets
 from mlmodels.ml.crossval import MAX_CV_FOLDS, MIN_CV_FOLDS
 from mlmodels.models import DESCRIPTION_MAX_LENGTH, MODEL_CARD_MAX_LENGTH, Dataset, TrainedModel
 
@@ -84,10 +85,43 @@ def _hyperparameter_field(parameter: catalog.HyperParameter) -> forms.Field:
     )
 
 
+def _left_out_by_default(column: dict[str, Any] | None, rows: int) -> bool:
+    """A feature box starts unchecked for a column the engine would leave out: empty,
+    constant, identifier-like text, or whole numbers 1..n, one per row (an id)."""
+    if column is None:
+        return False
+    distinct = int(column.get("unique", 0))
+    present = rows - int(column.get("missing", 0)) - int(column.get("invalid", 0))
+    if preprocessing.drop_reason_by_counts(column["kind"], distinct=distinct, present=present, rows=rows):
+        return True
+    low, high = column.get("min"), column.get("max")
+    return (
+        column["kind"] == "numeric"
+        and rows > 2
+        and distinct == rows
+        and low is not None
+        and high is not None
+        and float(low).is_integer()
+        and high - low == rows - 1
+    )
+
+
 def _plain(number: float | None) -> str:
     if number is None:
         return "∞"
     return str(int(number)) if float(number).is_integer() and abs(number) < 1e15 else f"{number:g}"
+
+
+class AlgorithmChoiceField(forms.ChoiceField):
+    """Shows the algorithms that suit the chosen target, but accepts any enabled one:
+    an algorithm of the wrong task is the service's refusal, which says why."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.accepted: set[str] = set()
+
+    def valid_value(self, value) -> bool:
+        return value in self.accepted or super().valid_value(value)
 
 
 class TrainForm(IdempotentForm):
@@ -100,11 +134,14 @@ class TrainForm(IdempotentForm):
         max_length=100,
         help_text="Training again under the same name makes its next version.",
     )
+    # The name this form last suggested (dataset-target): replaced by the next
+    # suggestion when the dataset or target changes, unless the user typed their own.
+    default_name = forms.CharField(required=False, widget=forms.HiddenInput)
     dataset = forms.ModelChoiceField(queryset=Dataset.objects.none(), empty_label="Choose a dataset…")
     target = forms.ChoiceField(
         label="Target column", choices=[], help_text="The column the model learns to predict."
     )
-    algorithm = forms.ChoiceField(choices=[])
+    algorithm = AlgorithmChoiceField(choices=[])
     test_size = forms.FloatField(
         label="Test size",
         initial=targets.DEFAULT_TEST_SIZE,
@@ -142,10 +179,7 @@ class TrainForm(IdempotentForm):
         required=False,
         choices=[],
         widget=forms.CheckboxSelectMultiple,
-        help_text=(
-            "Leave all unchecked to use every column but the target, minus identifier-like "
-            "and constant columns (the model lists what it left out)."
-        ),
+        help_text="Uncheck a column to leave it out. Identifier-like and constant columns start unchecked.",
     )
 
     def __init__(self, *args, user, **kwargs):
@@ -172,25 +206,59 @@ class TrainForm(IdempotentForm):
         self.chosen_dataset = self._chosen_dataset(datasets)
         self.algorithms = list(selectors.algorithm_list(enabled_only=True).order_by("task", "name"))
 
-        grouped: dict[str, list[tuple[str, str]]] = {}
-        for algorithm in self.algorithms:
-            price = "free" if not algorithm.training_price else f"{algorithm.training_price} coins"
-            grouped.setdefault(algorithm.get_task_display(), []).append(
-                (algorithm.key, f"{algorithm.name} — {price}")
-            )
-        self.fields["algorithm"].choices = [("", "Choose an algorithm…"), *grouped.items()]
-
         columns = self.chosen_dataset.columns if self.chosen_dataset is not None else []
         self.fields["target"].choices = [("", "Choose the target…")] + [
             (column["name"], f"{column['name']} ({column['kind']})") for column in columns
         ]
         target = self._value("target")
+        if target not in {column["name"] for column in columns}:
+            target = None
+        profile = (self.chosen_dataset.profile or {}) if self.chosen_dataset is not None else {}
+        profiled = {column["name"]: column for column in profile.get("columns", [])}
+        # What the target is, from the profile ("2 values → binary classification");
+        # None until a target is chosen and the profile is ready.
+        self.target_task: targets.TargetTask | None = None
+        if target is not None and target in profiled:
+            self.target_task = targets.target_task(
+                profiled[target]["kind"], int(profiled[target].get("unique", 0))
+            )
+
+        self.fields["algorithm"].accepted = {algorithm.key for algorithm in self.algorithms}
+        offered = [
+            algorithm
+            for algorithm in self.algorithms
+            if self.target_task is None
+            or not self.target_task.tasks
+            or algorithm.task in self.target_task.tasks
+        ]
+        grouped: dict[str, list[tuple[str, str]]] = {}
+        for algorithm in offered:
+            price = "free" if not algorithm.training_price else f"{algorithm.training_price} coins"
+            task = algorithm.get_task_display()
+            grouped.setdefault(task, []).append(
+                (algorithm.key, f"{algorithm.name} ({task.lower()}) — {price}")
+            )
+        self.fields["algorithm"].choices = [("", "Choose an algorithm…"), *grouped.items()]
+
         self.fields["features"].choices = [
             (column["name"], f"{column['name']} ({column['kind']})")
             for column in columns
             if column["name"] != target
         ]
+        rows = int(profile.get("rows", 0))
+        self.default_features = [
+            name
+            for name, _ in self.fields["features"].choices
+            if not _left_out_by_default(profiled.get(name), rows)
+        ]
+        if not self.is_bound:
+            self._suggest_name(target)
+            if self.initial.get("features") is None:
+                self.initial["features"] = self.default_features
 
+        if not self.is_bound and self._value("algorithm") not in {algorithm.key for algorithm in offered}:
+            # The target just changed to one this algorithm does not suit: choose again.
+            self.initial["algorithm"] = ""
         self.spec = catalog.ALGORITHMS.get(self._value("algorithm") or "")
         if self.spec is not None and self.spec.key not in {algorithm.key for algorithm in self.algorithms}:
             self.spec = None
@@ -199,6 +267,23 @@ class TrainForm(IdempotentForm):
             field_name = HP_PREFIX + parameter.name
             self.fields[field_name] = _hyperparameter_field(parameter)
             self.hyperparameter_names.append(field_name)
+        self._messages_in_label_words()
+
+    def _suggest_name(self, target: str | None) -> None:
+        """dataset-target as the model's name, unless the user typed one of their own."""
+        if self.chosen_dataset is None or target is None:
+            return
+        suggestion = f"{self.chosen_dataset.name}-{target}"[:100]
+        current = (self.initial.get("name") or "").strip()
+        if not current or current == (self.initial.get("default_name") or "").strip():
+            self.initial["name"] = suggestion
+        self.initial["default_name"] = suggestion
+
+    def clean_features(self) -> list[str]:
+        features = self.cleaned_data["features"]
+        if not features and self.fields["features"].choices:
+            raise forms.ValidationError("Check at least one feature column.")
+        return features
 
     def _value(self, name: str) -> str | None:
         if self.is_bound:
@@ -223,36 +308,75 @@ class TrainForm(IdempotentForm):
         return [self[name] for name in self.hyperparameter_names]
 
     def service_arguments(self) -> dict[str, Any]:
+        """The service's arguments from what the form could read. On an invalid form,
+        a field it could not read is left to the service's default (or its "choose…"
+        message), so the service still checks everything else in the same pass."""
         data = self.cleaned_data
-        hyperparameters = {name[len(HP_PREFIX) :]: data.get(name) for name in self.hyperparameter_names}
+        hyperparameters = {
+            name[len(HP_PREFIX) :]: data.get(name) for name in self.hyperparameter_names if name in data
+        }
+        dataset = data.get("dataset")
         return {
-            "name": data["name"],
-            "dataset": data["dataset"].pk,
-            "target": data["target"],
-            "algorithm": data["algorithm"],
+            "name": data.get("name"),
+            "dataset": dataset.pk if dataset is not None else None,
+            "target": data.get("target"),
+            "algorithm": data.get("algorithm"),
             "hyperparameters": hyperparameters,
-            "test_size": data["test_size"],
-            "random_state": data["random_state"],
-            "features": list(data["features"]) or None,
-            "cv_folds": data["cv_folds"],
-            "refit_full": bool(data["refit_full"]),
+            "test_size": data.get("test_size"),
+            "random_state": data.get("random_state"),
+            # The columns the engine would choose by itself: leave the choice to it
+            # (it also leaves out identifier-like numbers the profile cannot tell).
+            "features": (
+                None
+                if set(data.get("features") or self.default_features) == set(self.default_features)
+                else list(data["features"])
+            ),
+            "cv_folds": data.get("cv_folds"),
+            "refit_full": bool(data.get("refit_full")),
         }
 
     def add_service_error(self, error: ServiceError) -> None:
         """Place the service's ``hyperparameters.<name>`` errors on the generated
-        fields, the rest as add_service_error does."""
+        fields, the rest as add_service_error does — in the words of each field's
+        label, and only on fields the form has not marked already (an invalid form is
+        checked by the service too, so every error shows at once)."""
         renamed: dict[str, list[str]] = {}
         for field, messages in error.errors.items():
             if field.startswith("hyperparameters.") and HP_PREFIX + field.split(".", 1)[1] in self.fields:
-                renamed[HP_PREFIX + field.split(".", 1)[1]] = messages
+                name, raw = HP_PREFIX + field.split(".", 1)[1], field.split(".", 1)[1]
+                renamed[name] = [self._in_label_words(name, message, raw) for message in messages]
             elif field.startswith("hyperparameters"):
                 renamed["__all__"] = renamed.get("__all__", []) + messages
+            elif field in self.fields:
+                renamed[field] = [self._in_label_words(field, message, field) for message in messages]
             else:
                 renamed[field] = messages
+        renamed = {field: messages for field, messages in renamed.items() if field not in self.errors}
+        if not renamed:
+            return
         shown = ServiceError(error.detail, {k: v for k, v in renamed.items() if k != "__all__"})
         add_service_error(self, shown)
         for message in renamed.get("__all__", []):
             self.add_error(None, message)
+
+    def _in_label_words(self, field: str, message: str, raw_name: str) -> str:
+        """ "alpha must be …" and "Must be …" read "Alpha must be …": the field's label
+        starts the sentence, as the page shows it."""
+        label = str(self.fields[field].label or pretty_name(field))
+        if message.startswith(raw_name + " "):
+            return f"{label} {message[len(raw_name) + 1 :]}"
+        if message[:5].lower() == "must ":
+            return f"{label} must {message[5:]}"
+        return message
+
+    def _messages_in_label_words(self) -> None:
+        for name, field in self.fields.items():
+            label = str(field.label or pretty_name(name))
+            field.error_messages["required"] = f"{label} is required."
+            if isinstance(field, forms.IntegerField):
+                field.error_messages["invalid"] = f"{label} must be a whole number."
+            elif isinstance(field, forms.FloatField):
+                field.error_messages["invalid"] = f"{label} must be a number."
 
 
 class ModelFilterForm(forms.Form):

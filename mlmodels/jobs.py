@@ -31,6 +31,8 @@ TRAINING = register(
         running=TrainedModel.Status.RUNNING,
         succeeded=TrainedModel.Status.READY,
         failed=TrainedModel.Status.FAILED,
+        # Its owner may stop it queued or running (mlmodels.services.training.model_cancel).
+        canceled=TrainedModel.Status.CANCELED,
         # A deleted model is neither trained nor made ready.
         live={"deleted_at__isnull": True},
         refund=lambda job_id, memo: job_refund(job_field="model", job_id=job_id, memo=memo),

@@ -102,6 +102,8 @@ class TrainedModel(models.Model):
         RUNNING = "running", "Running"
         READY = "ready", "Ready"
         FAILED = "failed", "Failed"
+        # Stopped by its owner while queued or running; the fee is refunded.
+        CANCELED = "canceled", "Canceled"
 
     class Source(models.TextChoices):
         TRAINED = "trained", "Trained here"
@@ -219,7 +221,7 @@ class TrainedModel(models.Model):
 
     @property
     def is_finished(self) -> bool:
-        return self.status in (self.Status.READY, self.Status.FAILED)
+        return self.status in (self.Status.READY, self.Status.FAILED, self.Status.CANCELED)
 
     @property
     def classes(self) -> list | None:

@@ -19,6 +19,7 @@ urlpatterns = [
     path("models/<int:pk>/settings/", views.model_settings, name="model-settings"),
     path("models/<int:pk>/activate/", views.model_activate, name="model-activate"),
     path("models/<int:pk>/export/mlflow/", views.model_export_mlflow, name="model-export-mlflow"),
+    path("models/<int:pk>/cancel/", views.model_cancel, name="model-cancel"),
     path("experiments/", experiment_views.experiment_list, name="experiment-list"),
     path("experiments/new/", experiment_views.experiment_new, name="experiment-new"),
     path("experiments/<int:pk>/", experiment_views.experiment_detail, name="experiment-detail"),

@@ -11,6 +11,7 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -190,6 +191,44 @@ def _confusion_rows(confusion: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _duration(seconds: float) -> str:
+    """12 s, 3 min 05 s, 1 h 02 min: how long, at a glance."""
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+# Below this percent an estimate of the time left is mostly noise (reading, preparing).
+ESTIMATE_FROM_PERCENT = 10
+
+
+def training_clock(model: TrainedModel) -> dict[str, str | None]:
+    """How long a training has waited or run, and — once it is far enough along — about
+    how long is left, assuming the rest goes at the pace so far."""
+    if model.is_finished:
+        return {"elapsed": None, "remaining": None}
+    since = model.started_at or model.created_at
+    elapsed = max((timezone.now() - since).total_seconds(), 0.0)
+    remaining = None
+    if model.started_at and ESTIMATE_FROM_PERCENT <= model.progress < 100:
+        remaining = _duration(max(elapsed * (100 - model.progress) / model.progress, 1))
+    return {"elapsed": _duration(elapsed), "remaining": remaining}
+
+
+def _status_context(request, model: TrainedModel) -> dict[str, Any]:
+    can_change = model.owner_id == request.user.pk or request.user.is_staff
+    return {
+        "model": model,
+        "clock": training_clock(model),
+        "can_cancel": can_change and not model.is_finished,
+    }
+
+
 @login_required
 @require_GET
 def model_export_mlflow(request, pk):
@@ -227,6 +266,7 @@ def _render_model_detail(request, model: TrainedModel, settings_form=None, statu
         {
             "settings_form": settings_form,
             "can_change": can_change,
+            **_status_context(request, model),
             "model": model,
             "metrics": metrics,
             "confusion": _confusion_rows(metrics.get("confusion_matrix") or {}),
@@ -288,8 +328,9 @@ def model_activate(request, pk):
 @require_GET
 def model_status(request, pk):
     model = selectors.model_get_for_user(user=request.user, pk=pk)
+    context = {**_status_context(request, model), "oob": is_htmx(request)}
     return finished_partial(
-        request, "mlmodels/model_status_partial.html", {"model": model}, finished=model.is_finished
+        request, "mlmodels/model_status_partial.html", context, finished=model.is_finished
     )
 
 
@@ -302,12 +343,30 @@ def model_delete(request, pk):
     return redirect("mlmodels:model-list")
 
 
+@login_required
+@require_POST
+def model_cancel(request, pk):
+    model = selectors.model_get_owned(user=request.user, pk=pk)
+    try:
+        model = services.model_cancel(model=model)
+    except ServiceError as error:
+        messages.error(request, error.detail)
+    else:
+        refunded = f" The fee of {model.training_fee} coins was refunded." if model.training_fee else ""
+        messages.success(request, f"Training of “{model}” canceled.{refunded}")
+    return redirect("mlmodels:model-detail", pk=model.pk)
+
+
 def _train_initial(request) -> dict[str, Any]:
     """Initial values for a re-rendered train form: what the page sends, except the
     hyperparameters when the algorithm just changed (they reset to its defaults)."""
     initial: dict[str, Any] = {key: request.GET.get(key) for key in request.GET if key != "features"}
-    initial["features"] = request.GET.getlist("features")
-    if request.headers.get("HX-Trigger-Name") == "algorithm":
+    changed = request.headers.get("HX-Trigger-Name")
+    # The boxes the page sent (none checked is a choice too), unless the dataset or the
+    # target changed: then every column starts checked again (TrainForm's defaults).
+    if "idempotency_key" in request.GET and changed not in ("dataset", "target"):
+        initial["features"] = request.GET.getlist("features")
+    if changed == "algorithm":
         initial = {key: value for key, value in initial.items() if not key.startswith(HP_PREFIX)}
     return initial
 
@@ -330,6 +389,13 @@ def model_train(request):
                 fee = f"{model.training_fee} coins were charged" if model.training_fee else "training is free"
                 messages.success(request, f"Training “{model}” has started; {fee}.")
                 return redirect("mlmodels:model-detail", pk=model.pk)
+        else:
+            # The fields the form could read are checked by the service in the same
+            # pass, so every error shows at once (nothing is charged by a check).
+            try:
+                services.training_validate(user=request.user, **form.service_arguments())
+            except ServiceError as error:
+                form.add_service_error(error)
     else:
         initial = _train_initial(request)
         form = TrainForm(initial=initial, user=request.user)

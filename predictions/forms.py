@@ -44,17 +44,42 @@ class RowForm(PredictForm):
 
     @staticmethod
     def _field_for(feature: Feature) -> forms.Field:
+        # The example (a typical value from the training data) is what "fill example" puts in.
+        example = {"data-example": _plain(feature.example)} if feature.example is not None else {}
         if feature.kind == "numeric":
             return forms.CharField(
                 label=feature.name,
                 required=False,
-                widget=forms.NumberInput(attrs={"step": "any", "placeholder": "empty = missing"}),
+                help_text=_describe(feature),
+                widget=forms.NumberInput(attrs={"step": "any", "placeholder": "empty = missing", **example}),
             )
         if feature.kind == "boolean":
             choices = [("", "(missing)"), ("true", "true"), ("false", "false")]
         else:
             choices = [MISSING_CHOICE] + [(value, value) for value in feature.categories or []]
-        return forms.ChoiceField(label=feature.name, required=False, choices=choices)
+        return forms.ChoiceField(
+            label=feature.name,
+            required=False,
+            choices=choices,
+            help_text=_describe(feature),
+            widget=forms.Select(attrs=example),
+        )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if self.features and not any(
+            cleaned.get(self.field_name(index)) not in (None, "") for index in range(len(self.features))
+        ):
+            # Every value missing: the model would answer from its imputed defaults
+            # alone, which nobody means to pay for.
+            raise forms.ValidationError(
+                "Fill in at least one field (or “Fill example”); every value is empty."
+            )
+        return cleaned
+
+    @property
+    def has_examples(self) -> bool:
+        return any(feature.example is not None for feature in self.features)
 
     def row(self) -> dict[str, Any]:
         """The row for the service: empty fields are missing values (None)."""
@@ -62,6 +87,33 @@ class RowForm(PredictForm):
             feature.name: (self.cleaned_data.get(self.field_name(index)) or None)
             for index, feature in enumerate(self.features)
         }
+
+
+# Known values listed under a field before "and N more".
+LISTED_VALUES = 6
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return str(value)
+
+
+def _describe(feature: Feature) -> str:
+    """What a field takes, in a few words: its type and range, or its known values."""
+    if feature.kind == "numeric":
+        if feature.minimum is not None and feature.maximum is not None:
+            text = f"Number, {_plain(feature.minimum)} to {_plain(feature.maximum)} in training"
+            return text + (f"; typical {_plain(feature.example)}." if feature.example is not None else ".")
+        return "Number."
+    if feature.kind == "boolean":
+        return "true or false."
+    values = feature.categories or []
+    if not values:
+        return "Text."
+    listed = ", ".join(values[:LISTED_VALUES])
+    more = f" and {len(values) - LISTED_VALUES} more" if len(values) > LISTED_VALUES else ""
+    return f"One of {len(values)}: {listed}{more}."
 
 
 class CsvForm(PredictForm):

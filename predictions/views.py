@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from billing.services import cost_quote
 from core.errors import PayloadTooLarge, ServiceError
 from core.forms import add_service_error
+from core.jobs.waiting import wait_for_submission
 from core.middleware import body_limit
 from core.units import human_size
 from mlmodels.ml.schema import FeatureSchema
@@ -25,10 +26,15 @@ from mlmodels.selectors import model_get_for_user, model_prediction_refusal
 from predictions import selectors, services
 from predictions.api import csv_attachment
 from predictions.forms import CsvForm, JsonForm, PredictionFilterForm, RowForm
+from predictions.jobs import PREDICTION
 from predictions.models import Prediction
 from predictions.uploads import PredictionUploadHandler
 
 PREVIEW_ROWS = 100
+# How long the predict page waits for a one-row answer before showing a link to the
+# prediction instead (the API's Prefer: wait, within its bounds; scoring one row
+# takes milliseconds once a worker has it).
+PAGE_ANSWER_WAIT_SECONDS = 10
 
 
 # --- Predict --------------------------------------------------------------------------------
@@ -119,6 +125,7 @@ def _predict(request, model: TrainedModel, handler: PredictionUploadHandler):
         messages.error(request, "Choose one of the three ways to send input.")
         return redirect("predictions:predict", model.pk)
 
+    answer_here = mode == RowForm.mode and request.headers.get("HX-Request") == "true"
     if form.is_valid():
         arguments = {}
         if mode == RowForm.mode:
@@ -139,14 +146,51 @@ def _predict(request, model: TrainedModel, handler: PredictionUploadHandler):
         else:
             prediction = submission.prediction
             handler.adopted = prediction.input_file.name or ""
-            if not submission.replayed:
-                messages.success(
-                    request,
-                    f"Prediction #{prediction.pk} queued: {prediction.rows:,} row{'s' if prediction.rows != 1 else ''}, "
-                    f"{prediction.cost} coins charged.",
-                )
+            if answer_here:
+                return _row_answer(request, model, form, prediction, replayed=submission.replayed)
+            # No "queued" message: the page shows the status, the cost and the charge
+            # live, and a message saying "queued" would stay there after success.
             return redirect("predictions:detail", prediction.pk)
+    if answer_here:
+        # htmx swaps only 2xx answers: the form with its errors comes back as a 200.
+        return render(request, "predictions/row_partial.html", _row_context(model, form))
     return _render_predict(request, model, {mode: form}, active=mode, status=400)
+
+
+def _row_context(model: TrainedModel, form: RowForm, answer: dict | None = None) -> dict:
+    return {
+        "model": model,
+        "row_form": form,
+        "answer": answer,
+        "one_row": cost_quote(
+            rows=1, price_per_row=model.price_per_row, price_per_request=model.price_per_request
+        ),
+    }
+
+
+def _row_answer(request, model: TrainedModel, form: RowForm, prediction: Prediction, *, replayed: bool):
+    """The answer under the one-row form (htmx): wait for the prediction as a
+    ``Prefer: wait`` request would, then show the class with its probability and a bar
+    per class, or the value — above a fresh form holding the same inputs (a new key,
+    so changing a field and predicting again is a new prediction)."""
+    if not prediction.is_finished and wait_for_submission(
+        PREDICTION, prediction.pk, wait=PAGE_ANSWER_WAIT_SECONDS, user_id=request.user.pk, replayed=replayed
+    ):
+        prediction.refresh_from_db()
+    answer: dict = {"prediction": prediction, "status": prediction.status, "value": None}
+    record = (prediction.results or [None])[0] if prediction.status == Prediction.Status.SUCCEEDED else None
+    if record is not None:
+        answer["value"] = record.get("prediction")
+        probabilities = record.get("probabilities") or {}
+        classes = sorted(probabilities.items(), key=lambda item: item[1] or 0, reverse=True)
+        answer["classes"] = [
+            {"label": label, "probability": value, "percent": round(100 * (value or 0), 1)}
+            for label, value in classes
+        ]
+        answer["probability"] = probabilities.get(str(answer["value"]))
+    inputs = {name: value for name, value in form.cleaned_data.items() if name != "idempotency_key"}
+    fresh = RowForm(initial=inputs, features=form.features)
+    return render(request, "predictions/row_partial.html", _row_context(model, fresh, answer))
 
 
 # --- One prediction ---------------------------------------------------------------------------
@@ -165,11 +209,12 @@ def _live_context(prediction: Prediction) -> dict:
                 except ValueError:
                     pass
             cells.append(value)
-        table.append(cells)
+        # What the user came for first: the prediction and probabilities, then the inputs.
+        table.append(cells[first_ours:] + cells[:first_ours])
     return {
         "prediction": prediction,
-        "header": header,
-        "first_ours": first_ours,
+        "header": header[first_ours:] + header[:first_ours],
+        "ours": len(header) - first_ours,
         "rows": table,
         "preview_rows": PREVIEW_ROWS,
         "entries": selectors.prediction_ledger_entries(prediction=prediction),

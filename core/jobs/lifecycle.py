@@ -219,7 +219,8 @@ def job_cancel(
     """queued → canceled and refunded. False when a worker has started it (or it
     finished): a running job is paid for and runs to its end — unless the kind stops
     on request (an experiment's worker cancels its own job with ``states=(RUNNING,)``
-    after the trial it was running)."""
+    after the trial it was running; a training is canceled with ``(QUEUED, RUNNING)``
+    and its worker stops at its next progress report)."""
     assert kind.canceled is not None, f"{kind.name} jobs cannot be canceled"
     return _end_unpaid(
         kind,

@@ -80,6 +80,25 @@ def _drop_reason(values: pd.Series, kind: str) -> str | None:
     return None
 
 
+def _typical(values: pd.Series, kind: str) -> dict[str, Any]:
+    """A feature's example value (median of a number, else the most frequent value)
+    and a number's range, as plain JSON values; None for an empty column."""
+    present = values.dropna()
+    if present.empty:
+        return {}
+    if kind == "numeric":
+        numbers = present.to_numpy(dtype="float64")
+        median = float(np.median(numbers))
+        whole = bool(np.all(np.mod(numbers, 1) == 0))
+        return {
+            "example": int(round(median)) if whole else round(median, 6),
+            "minimum": float(numbers.min()),
+            "maximum": float(numbers.max()),
+        }
+    # A boolean column reads "true" / "false" here, as the predict form's choices.
+    return {"example": str(present.value_counts().index[0])}
+
+
 def _categories(values: pd.Series) -> list[str]:
     return sorted(values.dropna().astype(str).unique().tolist())[:MAX_LISTED_CATEGORIES]
 
@@ -120,7 +139,7 @@ def select_features(
                 dropped.append({"name": name, "reason": reason})
                 continue
         categories = _categories(values) if kind != "numeric" else None
-        features.append(Feature(name=name, kind=kind, categories=categories))
+        features.append(Feature(name=name, kind=kind, categories=categories, **_typical(values, kind)))
     if not features:
         raise TrainingError(
             "No usable feature columns are left.",

@@ -41,6 +41,12 @@ class Feature:
     name: str
     kind: str
     categories: list[str] | None = None
+    # From the training data, for the predict form: a typical value (the median of a
+    # number, the most frequent value otherwise) and a number's range. Models trained
+    # before these were kept have None.
+    example: Any = None
+    minimum: float | None = None
+    maximum: float | None = None
 
 
 @dataclass

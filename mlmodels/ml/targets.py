@@ -29,6 +29,40 @@ MIN_ROWS = 5
 # One probability column per class goes into every prediction file; beyond this
 # the target is almost certainly a number that wants regression.
 MAX_CLASSES = 100
+# A numeric target with at most this many distinct values may be read as classes
+# (a rating, a count of rooms) or as a number; with more it is a number.
+NUMERIC_CLASSES_MAX = 20
+
+
+@dataclass(frozen=True)
+class TargetTask:
+    """What a target column can be learned as: the tasks it suits and, in words, why
+    ("2 values → binary classification")."""
+
+    tasks: tuple[str, ...]
+    description: str
+
+
+def target_task(kind: str, distinct: int) -> TargetTask:
+    """The tasks a target of column ``kind`` with ``distinct`` values suits — the one
+    rule the train form (from the profile) and the service (from the data) share:
+    two values are binary classes, never a regression; text is classes (up to
+    MAX_CLASSES); a number is a regression, and classes too while it has at most
+    NUMERIC_CLASSES_MAX values."""
+    if distinct < 2:
+        return TargetTask((), f"{distinct} value{'s' if distinct != 1 else ''} → nothing to learn")
+    if distinct == 2 or kind == "boolean":
+        return TargetTask(("classification",), "2 values → binary classification")
+    if kind == "numeric":
+        if distinct <= NUMERIC_CLASSES_MAX:
+            return TargetTask(
+                ("classification", "regression"),
+                f"numeric with {distinct} values → multiclass classification or regression",
+            )
+        return TargetTask(("regression",), f"numeric with {distinct:,} values → regression")
+    if distinct > MAX_CLASSES:
+        return TargetTask((), f"{distinct:,} values → too many classes (at most {MAX_CLASSES})")
+    return TargetTask(("classification",), f"{distinct} values → multiclass classification")
 
 
 @dataclass

@@ -149,7 +149,17 @@ def train_model(
     caught: list[warnings.WarningMessage] = []
     with threadpool_limits(limits=TRAINING_THREADS):
         fit_started = time.perf_counter()
-        _fit(spec.name, pipeline, x_train, y_train, caught, report=report, stage="fitting", percent=20)
+        _fit(
+            spec.name,
+            pipeline,
+            x_train,
+            y_train,
+            caught,
+            report=report,
+            stage="fitting",
+            percent=20,
+            until=69,
+        )
         timings["fit_seconds"] = round(time.perf_counter() - fit_started, 3)
 
         report("evaluating", 70)
@@ -191,6 +201,8 @@ def train_model(
                         classes=classes,
                         folds=folds,
                         random_state=random_state,
+                        # Every fold starts again at 85: moving within a fold would
+                        # send the bar back at the next one.
                         fit=lambda pipeline, x, y: fit_stoppable(
                             pipeline, x, y, report=report, stage="cross-validating", percent=85
                         ),
@@ -212,6 +224,7 @@ def train_model(
                 report=report,
                 stage="refitting",
                 percent=90,
+                until=96,
             )
             n_fit = len(rows.labels)
             timings["refit_seconds"] = round(time.perf_counter() - refit_started, 3)
@@ -251,6 +264,7 @@ def _fit(
     report: ProgressCallback,
     stage: str,
     percent: int,
+    until: int | None = None,
 ) -> None:
     """Fit (stoppably, see stopping.py), keeping the warnings for the user and turning
     library errors into TrainingError."""
@@ -258,7 +272,7 @@ def _fit(
         with warnings.catch_warnings(record=True) as recorded:
             warnings.simplefilter("always")
             try:
-                fit_stoppable(pipeline, x, y, report=report, stage=stage, percent=percent)
+                fit_stoppable(pipeline, x, y, report=report, stage=stage, percent=percent, until=until)
             finally:
                 caught.extend(recorded)
     except (ValueError, ArithmeticError, np.linalg.LinAlgError, CatBoostError) as error:
@@ -283,6 +297,7 @@ def _importance(
             np.random.RandomState(random_state).choice(len(y_test), IMPORTANCE_MAX_ROWS, replace=False)
         )
         x_test, y_test = x_test.iloc[rows], y_test[rows]
+    repeats = importance_repeats(x_test.shape[1])
     with warnings.catch_warnings():
         # A one-row holdout makes R² undefined; that shows as None, not a warning.
         warnings.simplefilter("ignore")
@@ -290,8 +305,10 @@ def _importance(
             pipeline,
             x_test,
             y_test,
-            scoring=stoppable_scorer(get_scorer(scoring), report, "importance", 80),
-            n_repeats=importance_repeats(x_test.shape[1]),
+            scoring=stoppable_scorer(
+                get_scorer(scoring), report, "importance", 80, until=84, calls=1 + x_test.shape[1] * repeats
+            ),
+            n_repeats=repeats,
             random_state=random_state,
             n_jobs=1,
         )

@@ -50,6 +50,7 @@ from mlmodels.services.publishing import (
 from mlmodels.services.training import (
     TrainingRequest,
     TrainingSubmission,
+    model_cancel,
     model_submit,
     model_train,
     training_validate,
@@ -92,6 +93,7 @@ __all__ = [
     "import_fee",
     "import_validate",
     "media_path",
+    "model_cancel",
     "model_import",
     "model_is_imported",
     "model_deactivate",

@@ -1,6 +1,7 @@
 """Training requests: every check made before anything is charged, then the model
 created ``queued``, charged and enqueued in one transaction — with an Idempotency-Key
-replayed before any check, from the API and the web form alike."""
+replayed before any check, from the API and the web form alike; and the owner's
+cancel of a training that has not finished."""
 
 from __future__ import annotations
 
@@ -16,13 +17,14 @@ from django.utils import timezone
 
 from billing.models import LedgerEntry
 from billing.services import account_debit
-from core.errors import InvalidInput, errors_summary
+from core.errors import Conflict, InvalidInput, errors_summary
 from core.idempotency import idempotent_call, idempotent_replay, request_fingerprint
-from core.jobs.lifecycle import job_enqueue, job_submitted
+from core.jobs.lifecycle import QUEUED, RUNNING, job_cancel, job_enqueue, job_submitted
 from mlmodels.jobs import TRAINING
 from mlmodels.ml import catalog, preprocessing, targets
 from mlmodels.ml.crossval import MAX_CV_FOLDS, MIN_CV_FOLDS
 from mlmodels.ml.errors import DatasetError, HyperparameterError, TargetError, TrainingError
+from mlmodels.ml.schema import coerce_column
 from mlmodels.models import Algorithm, Dataset, TrainedModel
 from mlmodels.services.datasets import dataset_frame
 from mlmodels.services.files import sentence
@@ -287,7 +289,7 @@ def _check_target(dataset: Dataset, target: str, algorithm: Algorithm, add) -> t
         add("dataset", sentence(error.message))
         return None
     try:
-        return targets.check_target(frame, target, algorithm.task)
+        summary = targets.check_target(frame, target, algorithm.task)
     except TargetError as error:
         for field, messages in (error.errors or {"target": [error.message]}).items():
             for message in messages:
@@ -304,6 +306,24 @@ def _check_target(dataset: Dataset, target: str, algorithm: Algorithm, add) -> t
                 f"choose a {other} algorithm.",
             )
         return None
+    suits = target_task_of(dataset, frame, target)
+    if algorithm.task not in suits.tasks:
+        wanted = " or ".join(suits.tasks)
+        add(
+            "algorithm",
+            f"{algorithm.name} is a {algorithm.task} algorithm, but '{target}' has {suits.description}"
+            + (f": choose a {wanted} algorithm." if wanted else "."),
+        )
+        return None
+    return summary
+
+
+def target_task_of(dataset: Dataset, frame, target: str) -> targets.TargetTask:
+    """The tasks ``target`` suits (targets.target_task), from its kind and its distinct
+    values in the stored data."""
+    kind = next((column["kind"] for column in dataset.columns if column["name"] == target), "categorical")
+    values, _ = coerce_column(frame[target], kind)
+    return targets.target_task(kind, int(values.dropna().nunique()))
 
 
 def model_submit(
@@ -431,3 +451,25 @@ def model_train(
             model=TrainedModel.objects.get(pk=answer.body["id"], owner=user), replayed=True
         )
     return TrainingSubmission(model=created[0])
+
+
+def model_cancel(*, model: TrainedModel) -> TrainedModel:
+    """Stop a training that has not finished, and refund its fee, in one transaction
+    (core.jobs.lifecycle.job_cancel). A queued model never starts; a running one stops
+    at its worker's next progress report (the reporter raises once the model is no
+    longer running, within a tree batch or a boosting iteration) and its result is
+    thrown away. 409 once it has finished. The caller checks ownership (selectors)."""
+    moved = job_cancel(
+        TRAINING,
+        model.pk,
+        error="Canceled by its owner before training finished.",
+        states=(QUEUED, RUNNING),
+        stage="canceled",
+    )
+    model.refresh_from_db()
+    if not moved:
+        raise Conflict(
+            f"This model is {model.status}; only a queued or running training can be canceled.",
+            {"status": [f"The model is {model.status}."]},
+        )
+    return model

@@ -30,10 +30,12 @@
     });
   });
 
-  // Confirm before destructive actions: <form data-confirm="Delete?">
-  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
-    form.addEventListener("submit", function (event) {
-      if (!window.confirm(form.dataset.confirm)) { event.preventDefault(); }
-    });
+  // Confirm before destructive actions: <form data-confirm="Delete?">. Delegated, so a
+  // form inside a part htmx swapped in (a training's Cancel button) asks too.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form.dataset && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+      event.preventDefault();
+    }
   });
 })();

@@ -68,6 +68,18 @@
     return pump();
   }
 
+  // "Fill example": typical values from the training data (data-example on each field).
+  // Delegated, because htmx replaces the one-row form with each answer.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("#fill-example") : null;
+    if (!button) { return; }
+    var form = button.closest("form");
+    form.querySelectorAll("[data-example]").forEach(function (field) {
+      field.value = field.getAttribute("data-example");
+      field.dispatchEvent(new Event("change", { bubbles: true }));
+    });
+  });
+
   var csvForm = document.getElementById("csv-form");
   if (csvForm) {
     var fileInput = csvForm.querySelector('input[type="file"]');

@@ -94,6 +94,9 @@ def test_find_the_best_model_promote_a_trial_and_predict(live, new_page, alice):
     page.get_by_label("city", exact=True).select_option("Porto")
     page.get_by_label("income", exact=True).fill("61000")
     page.locator("#row-form").get_by_role("button", name="Predict").click()
+    # The answer comes back under the form; its job page has the results table.
+    page.wait_for_selector("#answer-value", timeout=60_000)
+    page.locator("#answer-links").get_by_role("link", name="Prediction #").click()
     page.wait_for_url("**/predictions/*/")
     page.wait_for_selector("#results", timeout=60_000)
     assert page.locator("#results tbody tr").count() == 1

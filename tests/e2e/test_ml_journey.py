@@ -176,12 +176,19 @@ def newcomer_uploads_trains_and_predicts(live, new_page, tmp_path):
     page.get_by_label("income", exact=True).fill("61000")
     screenshot(page, "predict")
     page.locator("#row-form").get_by_role("button", name="Predict").click()
-    page.wait_for_url("**/predictions/*/")
-    assert "1 row, 0.01 coins charged." in page.content()
+    # The answer comes back under the form (htmx), the inputs stay.
+    page.wait_for_selector("#answer-value", timeout=60_000)
+    assert page.locator("#answer-value").inner_text().strip() in {"basic", "premium"}
+    assert page.get_by_label("age", exact=True).input_value() == "52"
     assert nav_balance(page) == "494.99"
+    page.locator("#answer-links").get_by_role("link", name="Prediction #").click()
+    page.wait_for_url("**/predictions/*/")
+    assert "0.01 coins (1 × 0.01)" in page.locator("#prediction-live").inner_text()
     page.wait_for_selector("#results", timeout=60_000)
     assert page.locator("#results tbody tr").count() == 1
-    assert page.locator("#results thead th").last.inner_text() == "probability_premium"
+    # The prediction and its probabilities come first.
+    assert page.locator("#results thead th").nth(1).inner_text() == "prediction"
+    assert page.locator("#results thead th").nth(2).inner_text().startswith("probability_")
 
     # A CSV file: quoted before sending, scored by the worker, downloaded.
     page.get_by_role("link", name="Predict again").click()
@@ -191,7 +198,7 @@ def newcomer_uploads_trains_and_predicts(live, new_page, tmp_path):
     page.get_by_role("button", name="Upload and predict").click()
     page.wait_for_url("**/predictions/*/")
     status_polls = count_requests(page, "/status/")
-    assert "30 rows, 0.30 coins charged." in page.content()
+    assert "0.30 coins (30 × 0.01)" in page.locator("#prediction-live").inner_text()
     page.wait_for_selector("#results", timeout=60_000)
     assert_polling_stopped(page, status_polls)
     assert page.locator("#results tbody tr").count() == 30
@@ -347,7 +354,6 @@ def second_user_predicts_from_the_catalog(live, new_page, model, private):
     wait_for_text(page, "about 0.35", timeout=10)
     page.get_by_role("button", name="Upload and predict").click()
     page.wait_for_url("**/predictions/*/")
-    assert "7 rows, 0.35 coins charged." in page.content()
     assert "0.35 coins (7 rows × 0.05, rounded up to 0.01)" in page.locator("#prediction-live").inner_text()
     page.wait_for_selector("#results", timeout=60_000)
     assert nav_balance(page) == "549.65"

@@ -412,6 +412,7 @@ def test_the_model_page_without_cross_validation_shows_no_cv_figures(alice_web, 
 TRAIN_FORM = {"name": "churn", "target": "label", "algorithm": "logistic_regression", "test_size": "0.2"}
 TRAIN_FORM |= {"random_state": "42", "hp_C": "1.0", "hp_penalty": "l2", "hp_solver": "lbfgs"}
 TRAIN_FORM |= {"hp_l1_ratio": "", "hp_max_iter": "200", "hp_class_weight": "none"}
+TRAIN_FORM |= {"features": ["x", "noise", "color"]}  # the boxes that start checked
 
 
 def test_the_train_form_sends_cross_validation_folds_and_the_refit_choice(alice_web, dataset):
@@ -446,6 +447,9 @@ def test_a_bad_fold_count_on_the_train_form_is_shown_next_to_it(alice_web, alice
         reverse("mlmodels:model-train"), {**TRAIN_FORM, "dataset": dataset.pk, "cv_folds": "11"}
     )
 
-    assert "Must be a whole number from 2 to 10, or left out." in response.content.decode()
+    assert (
+        "Cross-validation folds must be a whole number from 2 to 10, or left out."
+        in response.content.decode()
+    )
     assert TrainedModel.objects.count() == 0
     assert ledger_kinds(alice) == ["signup_bonus"]

@@ -205,6 +205,8 @@ FOREST_FORM = {
     "hp_class_weight": "none",
     "test_size": "0.2",
     "random_state": "42",
+    # The boxes that start checked: every column but the target, the id and the constant.
+    "features": ["x", "noise", "color"],
 }
 
 
@@ -270,7 +272,7 @@ def test_a_bad_hyperparameter_is_shown_next_to_its_field_and_nothing_is_charged(
 
     assert response.status_code == 200
     content = response.content.decode()
-    assert "alpha must be between 0 and 1000000" in content
+    assert "Alpha must be between 0 and 1000000" in content  # in the label's words
     assert "choose a classification algorithm" in content
     assert TrainedModel.objects.count() == 0
     assert ledger_kinds(alice) == ["signup_bonus"]

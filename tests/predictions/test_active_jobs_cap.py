@@ -70,7 +70,9 @@ def test_the_prediction_page_says_why(cap_of_two, alice, alice_web, classifier, 
     for _ in range(2):
         services.prediction_submit(user=alice, model_id=classifier.pk, inputs=row)
     before = Prediction.objects.count()
-    page = alice_web.post(f"/predictions/predict/{classifier.pk}/", {"mode": "row", **row})
+    names = [feature["name"] for feature in classifier.feature_schema["features"]]
+    fields = {f"row-feature_{index}": str(row[name]).lower() for index, name in enumerate(names)}
+    page = alice_web.post(f"/predictions/predict/{classifier.pk}/", {"mode": "row", **fields})
     assert Prediction.objects.count() == before
     assert b"2 jobs queued or running" in page.content
 

@@ -101,8 +101,9 @@ def test_a_rerun_with_the_same_seed_gives_the_same_model_and_metrics(classificat
 def test_progress_is_reported_stage_by_stage(classification_table):
     seen = []
     train(classification_table, "logistic_regression", progress=lambda s, p: seen.append((s, p)))
-    # Long stages report again and again (so a stop request is seen); each stage in order.
-    stages = [item for index, item in enumerate(seen) if index == 0 or seen[index - 1] != item]
+    # Long stages report again and again (so a stop request is seen), the percent moving
+    # on within a stage (issue 15); each stage in order, starting at its own percent.
+    stages = [item for index, item in enumerate(seen) if index == 0 or seen[index - 1][0] != item[0]]
     assert stages == [
         ("preparing", 5),
         ("fitting", 20),
@@ -111,6 +112,9 @@ def test_progress_is_reported_stage_by_stage(classification_table):
         ("refitting", 90),
         ("done", 100),
     ]
+    percents = [percent for _, percent in seen]
+    assert percents == sorted(percents)
+    assert ("fitting", 69) in seen and ("refitting", 96) in seen
 
 
 # --- features ------------------------------------------------------------------------
