@@ -147,10 +147,14 @@ class DatasetViewSet(
     )
     @action(detail=True, methods=["get"])
     def profile(self, request, pk=None):
-        """The profile: per column ``missing``, ``unique`` and either numeric
-        statistics with a ``histogram`` (``edges``, ``counts``) or the ``top``
-        values with counts; and ``correlations`` (``columns``, ``matrix``) of the
-        numeric columns.
+        """The profile: per column ``missing``, ``unique``, ``role`` (``data``,
+        ``id``, ``text``, ``constant``, ``empty``), the ``chart`` that fits it
+        (``histogram``, ``values``, ``top``, ``none``) and either numeric statistics
+        with a ``histogram`` (``edges``, ``counts``) — plus ``values`` (a count per
+        value) when there are few distinct ones — or the ``top`` values with counts;
+        ``correlations`` (``columns``, ``matrix``) of the numeric columns; and
+        ``alerts`` (``kind``: ``missing``, ``constant``, ``id_like``, ``free_text``,
+        ``correlated``, ``imbalanced``; ``columns``; ``message``).
 
         While the dataset is still being profiled the answer is **409** with
         ``status: "profiling"`` — retry in a second or two (or poll
@@ -190,6 +194,14 @@ def _flag(value: str | None) -> bool:
             OpenApiParameter("status", OpenApiTypes.STR, enum=TrainedModel.Status.values),
             OpenApiParameter("algorithm", OpenApiTypes.STR, description="An algorithm key."),
             OpenApiParameter("mine", OpenApiTypes.BOOL, description="Only your own models."),
+            OpenApiParameter("dataset", OpenApiTypes.INT, description="Models trained on this dataset id."),
+            OpenApiParameter("target", OpenApiTypes.STR, description="Models of this target column."),
+            OpenApiParameter(
+                "sort",
+                OpenApiTypes.STR,
+                enum=list(selectors.METRIC_SORTS),
+                description="Best first by this holdout metric; keeps only ready models of its task.",
+            ),
         ],
         responses={200: TrainedModelSerializer(many=True), **ERROR_RESPONSES},
     ),
@@ -223,11 +235,21 @@ class TrainedModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
             raise InvalidInput(
                 f"status: must be one of {choices}.", {"status": [f"Must be one of {choices}."]}
             )
+        sort = params.get("sort") or None
+        if sort and sort not in selectors.METRIC_SORTS:
+            choices = ", ".join(selectors.METRIC_SORTS)
+            raise InvalidInput(f"sort: must be one of {choices}.", {"sort": [f"Must be one of {choices}."]})
+        dataset = params.get("dataset") or None
+        if dataset is not None and not dataset.isdigit():
+            raise InvalidInput("dataset: must be a dataset id.", {"dataset": ["Must be a dataset id."]})
         return selectors.model_list_for_user(
             user=self.request.user,
             mine=_flag(params.get("mine")),
             status=model_status,
             algorithm=params.get("algorithm") or None,
+            dataset=int(dataset) if dataset else None,
+            target=params.get("target") or None,
+            sort=sort,
         )
 
     def get_object(self) -> TrainedModel:

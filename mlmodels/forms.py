@@ -384,14 +384,24 @@ class ModelFilterForm(forms.Form):
 
     status = forms.ChoiceField(required=False, choices=[("", "Any status"), *TrainedModel.Status.choices])
     algorithm = forms.ChoiceField(required=False, choices=[])
+    dataset = forms.TypedChoiceField(required=False, choices=[], coerce=int, empty_value=None)
+    target = forms.ChoiceField(required=False, choices=[])
+    sort = forms.ChoiceField(
+        required=False,
+        choices=[("", "Newest first")]
+        + [(sort.key, f"Best {sort.label}") for sort in selectors.METRIC_SORTS.values()],
+    )
     mine = forms.BooleanField(required=False, label="Only mine")
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["algorithm"].choices = [("", "Any algorithm")] + [
             (algorithm.key, f"{algorithm.name} ({algorithm.get_task_display().lower()})")
             for algorithm in selectors.algorithm_list().order_by("task", "name")
         ]
+        datasets, targets = selectors.model_filter_choices(user=user)
+        self.fields["dataset"].choices = [("", "Any dataset")] + [(str(pk), name) for pk, name in datasets]
+        self.fields["target"].choices = [("", "Any target")] + [(target, target) for target in targets]
 
 
 class ModelSettingsForm(forms.Form):

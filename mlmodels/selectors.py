@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import FloatField, Q, QuerySet
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 
+from core.errors import InvalidInput
 from mlmodels.ml.crossval import GREATER_IS_BETTER
 from mlmodels.models import Algorithm, Dataset, Experiment, ExperimentTrial, TrainedModel
 
@@ -30,15 +35,45 @@ def _visible_to(user) -> Q:
     return Q(owner=user) | Q(is_public=True, is_active=True, status=TrainedModel.Status.READY)
 
 
+@dataclass(frozen=True)
+class MetricSort:
+    """A holdout metric models can be sorted by: its task, its label and which way is
+    better. Sorting by one keeps only ready models of its task, so accuracy and R²
+    never share a column."""
+
+    key: str
+    label: str
+    task: str
+    higher_is_better: bool
+
+
+METRIC_SORTS = {
+    sort.key: sort
+    for sort in (
+        MetricSort("accuracy", "Accuracy (classification)", "classification", True),
+        MetricSort("f1", "F1 (classification)", "classification", True),
+        MetricSort("roc_auc", "ROC AUC (classification)", "classification", True),
+        MetricSort("r2", "R² (regression)", "regression", True),
+        MetricSort("mae", "MAE (regression)", "regression", False),
+        MetricSort("rmse", "RMSE (regression)", "regression", False),
+    )
+}
+
+
 def model_list_for_user(
     *,
     user,
     mine: bool = False,
     status: str | None = None,
     algorithm: str | None = None,
+    dataset: int | None = None,
+    target: str | None = None,
+    sort: str | None = None,
 ) -> QuerySet[TrainedModel]:
     """The caller's models (any status) and the public catalog, newest first;
-    ``mine`` keeps only the caller's. Optional filters by status and algorithm key."""
+    ``mine`` keeps only the caller's. Optional filters by status, algorithm key,
+    dataset id and target column; ``sort`` (a key of ``METRIC_SORTS``) keeps the
+    ready models of that metric's task, best first (an unknown key: ValueError)."""
     models = TrainedModel.objects.filter(deleted_at__isnull=True).select_related("algorithm", "owner")
     if not getattr(user, "is_authenticated", False):
         return models.none()
@@ -47,6 +82,56 @@ def model_list_for_user(
         models = models.filter(status=status)
     if algorithm:
         models = models.filter(algorithm__key=algorithm)
+    if dataset:
+        models = models.filter(dataset_id=dataset)
+    if target:
+        models = models.filter(target=target)
+    if sort:
+        metric = METRIC_SORTS[sort]
+        # ->> and a cast: a JSON null or a missing key sorts last, a number as a number.
+        value = Cast(KeyTextTransform(metric.key, "metrics"), FloatField())
+        order = value.desc(nulls_last=True) if metric.higher_is_better else value.asc(nulls_last=True)
+        models = models.filter(status=TrainedModel.Status.READY, task=metric.task).order_by(order, "-pk")
+    return models
+
+
+def model_filter_choices(*, user) -> tuple[list[tuple[int, str]], list[str]]:
+    """The datasets (id, name) and the targets of the models ``user`` may see, for the
+    model list's filters."""
+    visible = model_list_for_user(user=user).order_by()
+    datasets = sorted(
+        set(visible.filter(dataset__isnull=False).values_list("dataset_id", "dataset_name")),
+        key=lambda pair: (pair[1].lower(), pair[0]),
+    )
+    targets = sorted(set(visible.values_list("target", flat=True)), key=str.lower)
+    return datasets, targets
+
+
+# At most this many models side by side: beyond it the columns no longer fit a screen.
+MAX_COMPARED_MODELS = 6
+
+
+def models_to_compare(*, user, ids: list[int]) -> list[TrainedModel]:
+    """Ready models the user may see, of one dataset and one target, in the order
+    asked; raises ``InvalidInput`` (``models``) when they cannot be compared."""
+    ids = list(dict.fromkeys(ids))
+    if len(ids) < 2:
+        raise InvalidInput("Pick at least two models to compare.", {"models": ["Pick at least two models."]})
+    if len(ids) > MAX_COMPARED_MODELS:
+        message = f"At most {MAX_COMPARED_MODELS} models can be compared at once."
+        raise InvalidInput(message, {"models": [message]})
+    found = {model.pk: model for model in model_list_for_user(user=user).filter(pk__in=ids)}
+    if len(found) < len(ids):
+        raise Http404("No such model.")
+    models = [found[pk] for pk in ids]
+    if any(model.status != TrainedModel.Status.READY for model in models):
+        message = "Only ready models can be compared: a model still training or failed has no metrics."
+        raise InvalidInput(message, {"models": [message]})
+    if len({(model.dataset_id, model.target) for model in models}) > 1 or models[0].dataset_id is None:
+        message = (
+            "Compare models of the same dataset and target: their holdout scores measure different things."
+        )
+        raise InvalidInput(message, {"models": [message]})
     return models
 
 
@@ -130,3 +215,100 @@ def experiment_refunded(experiment: Experiment) -> Decimal:
     """Coins given back for the trials not run (0 while it runs)."""
     refunded = experiment.ledger_entries.filter(kind="refund").values_list("amount", flat=True).first()
     return refunded or Decimal("0.00")
+
+
+# --- The public catalog and model cards ----------------------------------------------------
+
+
+def public_model_list() -> QuerySet[TrainedModel]:
+    """Published models anyone may try (ready, active, public), classifiers first:
+    what a visitor's preview and a new user's dashboard offer."""
+    return (
+        TrainedModel.objects.filter(
+            deleted_at__isnull=True, is_public=True, is_active=True, status=TrainedModel.Status.READY
+        )
+        .select_related("algorithm", "owner", "dataset")
+        .order_by("task", "name", "-version")
+    )
+
+
+def _example_value(column: dict[str, Any]) -> Any:
+    """A typical value of a profiled column: the median of a number (a whole number
+    when the column holds whole numbers), the most frequent value otherwise."""
+    if column.get("kind") == "numeric":
+        median = column.get("median")
+        if median is None:
+            return None
+        quartiles = [column.get(key) for key in ("min", "q25", "max")]
+        if all(value is not None and float(value).is_integer() for value in quartiles):
+            return int(round(median))
+        return float(f"{median:.4g}")
+    top = column.get("top") or []
+    return top[0]["value"] if top else None
+
+
+@dataclass(frozen=True)
+class ModelInput:
+    name: str
+    kind: str
+    meaning: str
+    example: Any
+    known_values: list[str]
+    low: float | None
+    high: float | None
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What a model page says before any metric: what it predicts, what each input
+    means, and an example row from its training data."""
+
+    summary: str
+    inputs: list[ModelInput]
+
+    @property
+    def example(self) -> dict[str, Any]:
+        return {item.name: item.example for item in self.inputs if item.example is not None}
+
+
+def model_card(*, model: TrainedModel) -> ModelCard:
+    """The card of a ready model, from its feature schema and its dataset's columns
+    (their meanings) and profile (the example row); a deleted dataset leaves the
+    meanings and examples out."""
+    dataset = model.dataset
+    described = {
+        column["name"]: column.get("description", "") for column in (dataset.columns if dataset else [])
+    }
+    profiled = {
+        column["name"]: column for column in ((dataset.profile or {}).get("columns", []) if dataset else [])
+    }
+    inputs = []
+    for feature in model.features:
+        column = profiled.get(feature["name"], {})
+        numeric = feature["kind"] == "numeric"
+        inputs.append(
+            ModelInput(
+                name=feature["name"],
+                kind=feature["kind"],
+                meaning=described.get(feature["name"], ""),
+                example=_example_value(column) if column else None,
+                known_values=list(feature.get("categories") or []),
+                low=column.get("min") if numeric else None,
+                high=column.get("max") if numeric else None,
+            )
+        )
+    target_meaning = described.get(model.target, "")
+    if model.task == "classification" and model.classes:
+        answer = (
+            f"one of {len(model.classes)} classes ({', '.join(str(label) for label in model.classes[:5])}"
+        )
+        answer += ", …)" if len(model.classes) > 5 else ")"
+    else:
+        answer = "a number"
+    summary = (
+        f"Predicts {model.target} — {answer} — from {len(inputs)} input column{'s' if len(inputs) != 1 else ''}"
+        f" of {model.dataset_name or 'its training data'}."
+    )
+    if target_meaning:
+        summary += f" {model.target}: {target_meaning}"
+    return ModelCard(summary=summary, inputs=inputs)

@@ -3,6 +3,8 @@ and renders; the rules live in services (shared with the API)."""
 
 from __future__ import annotations
 
+import json
+import uuid
 from typing import Any
 
 from django.contrib import messages
@@ -22,6 +24,7 @@ from core.middleware import body_limit
 from mlmodels import selectors, services
 from mlmodels.api import refuse_oversized_upload
 from mlmodels.forms import HP_PREFIX, DatasetUploadForm, ModelFilterForm, ModelSettingsForm, TrainForm
+from mlmodels.ml import metrics as ml_metrics
 from mlmodels.models import Dataset, TrainedModel
 
 PAGE_SIZE = 20
@@ -106,11 +109,30 @@ def _correlation_rows(correlations: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @login_required
+@require_POST
+def dataset_upload_sample(request):
+    try:
+        dataset = services.dataset_upload_sample(user=request.user, key=request.POST.get("sample", ""))
+    except ServiceError as error:
+        messages.error(request, error.detail)
+        return redirect("dashboard")
+    messages.success(
+        request,
+        f"Added the sample “{dataset.name}”: {dataset.rows:,} rows, {len(dataset.columns)} columns. "
+        "Its profile is being computed.",
+    )
+    return redirect("mlmodels:dataset-detail", pk=dataset.pk)
+
+
+@login_required
 @require_GET
 def dataset_detail(request, pk):
     dataset = selectors.dataset_get_for_user(user=request.user, pk=pk)
     profile = dataset.profile or {}
     profile_columns = profile.get("columns", [])
+    # Ids and free text get an alert instead of a chart (profiles computed before
+    # "chart" existed draw every column).
+    charted = [column for column in profile_columns if column.get("chart") != "none"]
     return render(
         request,
         "mlmodels/dataset_detail.html",
@@ -118,8 +140,9 @@ def dataset_detail(request, pk):
             "dataset": dataset,
             "profile": profile,
             "profile_columns": profile_columns,
-            "chart_columns": profile_columns[:MAX_COLUMN_CHARTS],
-            "more_columns": max(0, len(profile_columns) - MAX_COLUMN_CHARTS),
+            "alerts": profile.get("alerts", []),
+            "chart_columns": charted[:MAX_COLUMN_CHARTS],
+            "more_columns": max(0, len(charted) - MAX_COLUMN_CHARTS),
             "correlations": _correlation_rows(profile.get("correlations") or {}),
             "models": dataset.trained_models.filter(deleted_at__isnull=True).select_related("algorithm")[:10],
         },
@@ -154,20 +177,96 @@ def dataset_delete(request, pk):
 @login_required
 @require_GET
 def model_list(request):
-    form = ModelFilterForm(request.GET or None)
+    form = ModelFilterForm(request.GET or None, user=request.user)
     filters = form.cleaned_data if form.is_valid() else {}
+    sort = filters.get("sort") or None
     models = selectors.model_list_for_user(
         user=request.user,
         mine=bool(filters.get("mine")),
         status=filters.get("status") or None,
         algorithm=filters.get("algorithm") or None,
+        dataset=filters.get("dataset"),
+        target=filters.get("target") or None,
+        sort=sort,
     )
     page = Paginator(models, PAGE_SIZE).get_page(request.GET.get("page"))
     query = urlencode({key: value for key, value in request.GET.items() if key != "page" and value})
     return render(
         request,
         "mlmodels/model_list.html",
-        {"page": page, "form": form, "query": query, "filtered": bool(query)},
+        {
+            "page": page,
+            "form": form,
+            "query": query,
+            "filtered": bool(query),
+            "sort": selectors.METRIC_SORTS.get(sort) if sort else None,
+            # Models of one dataset and target can be ticked and compared.
+            "can_compare": bool(filters.get("dataset") and filters.get("target")),
+        },
+    )
+
+
+COMPARED_METRICS = {
+    "classification": [
+        ("accuracy", "Accuracy", True),
+        ("baseline", "Majority-class baseline", None),
+        ("precision", "Precision", True),
+        ("recall", "Recall", True),
+        ("f1", "F1", True),
+        ("roc_auc", "ROC AUC", True),
+    ],
+    "regression": [("r2", "R²", True), ("mae", "MAE", False), ("rmse", "RMSE", False)],
+}
+
+
+@login_required
+@require_GET
+def model_compare(request):
+    try:
+        ids = [int(value) for value in request.GET.getlist("models")]
+    except ValueError:
+        ids = []
+    try:
+        models = selectors.models_to_compare(user=request.user, ids=ids)
+    except ServiceError as error:
+        messages.error(request, error.detail)
+        back = {key: request.GET[key] for key in ("dataset", "target") if request.GET.get(key)}
+        return redirect(reverse("mlmodels:model-list") + (f"?{urlencode(back)}" if back else ""))
+    task = models[0].task
+    rows = []
+    for key, label, higher_is_better in COMPARED_METRICS[task]:
+        if key == "baseline":
+            values = [
+                (ml_metrics.majority_baseline((model.metrics or {}).get("confusion_matrix") or {}) or {}).get(
+                    "accuracy"
+                )
+                for model in models
+            ]
+        else:
+            values = [(model.metrics or {}).get(key) for model in models]
+        present = [value for value in values if value is not None]
+        best = None
+        if higher_is_better is not None and len(present) > 1:
+            best = max(present) if higher_is_better else min(present)
+        rows.append({"label": label, "cells": [{"value": value, "best": value == best} for value in values]})
+    return render(
+        request,
+        "mlmodels/model_compare.html",
+        {
+            "models": models,
+            "rows": rows,
+            "task": task,
+            "first": models[0],
+            "roc_curves": [
+                {"name": str(model), "roc": model.metrics.get("roc_curve")}
+                for model in models
+                if (model.metrics or {}).get("roc_curve")
+            ],
+            "importances": [
+                {"name": str(model), "rows": model.metrics.get("feature_importance") or []}
+                for model in models
+            ],
+        },
     )
 
 
@@ -260,6 +359,7 @@ def _render_model_detail(request, model: TrainedModel, settings_form=None, statu
     can_change = is_owner or request.user.is_staff
     if settings_form is None and can_change:
         settings_form = ModelSettingsForm(model=model, user=request.user)
+    card = selectors.model_card(model=model) if model.status == TrainedModel.Status.READY else None
     return render(
         request,
         "mlmodels/model_detail.html",
@@ -270,6 +370,11 @@ def _render_model_detail(request, model: TrainedModel, settings_form=None, statu
             "model": model,
             "metrics": metrics,
             "confusion": _confusion_rows(metrics.get("confusion_matrix") or {}),
+            "baseline": ml_metrics.majority_baseline(metrics.get("confusion_matrix") or {}),
+            "card": card,
+            # "Try the example" sends the example row as the predict page's JSON input.
+            "example_json": json.dumps(card.example) if card and card.example else "",
+            "example_key": uuid.uuid4().hex,
             "predict_url": predict_url(model)
             if selectors.model_prediction_refusal(user=request.user, model=model) is None
             else None,

@@ -62,3 +62,33 @@ def price(value):
 def safe_markdown(value):
     """Markdown a user wrote, as sanitised HTML (core.markdown)."""
     return mark_safe(markdown_to_safe_html(value or ""))  # noqa: S308 -- sanitised by nh3
+
+
+@register.filter
+def number(value):
+    """A measured number the one way every page and chart shows it (static/js/charts.js
+    ``formatNumber`` follows the same rule): thousands separators and at most three
+    decimals (41,294.118; 0.5), exponent notation below 0.001 or from a billion
+    (1.23e-4, 4.5e+9); a dash for none."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return "—" if value is None or value == "" else value
+    if number != number or number in (float("inf"), float("-inf")):
+        return "—"
+    magnitude = abs(number)
+    if magnitude and (magnitude >= 1e9 or magnitude < 1e-3):
+        mantissa, exponent = f"{number:.2e}".split("e")
+        return f"{mantissa}e{int(exponent):+d}"
+    text = f"{number:.3f}".rstrip("0").rstrip(".")
+    return intcomma("0" if text == "-0" else text)
+
+
+@register.simple_tag
+def metric(metrics, key):
+    """``{% metric model.metrics "r2" %}``: one stored metric, three decimals (a dash
+    when the model has none)."""
+    value = (metrics or {}).get(key)
+    if value is None:
+        return "—"
+    return f"{float(value):.3f}"

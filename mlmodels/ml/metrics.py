@@ -23,6 +23,8 @@ from sklearn.metrics import (
 )
 
 MAX_ROC_POINTS = 200
+# Cut-offs 0.00, 0.01, ..., 1.00 for the threshold slider: 101 × 4 counts at most.
+THRESHOLD_STEPS = 100
 MAX_RESIDUAL_POINTS = 500
 SIGNIFICANT_DIGITS = 6
 
@@ -97,6 +99,7 @@ def classification_metrics(
         metrics["roc_auc"] = roc_auc(y_true, probabilities, labels)
         if binary:
             metrics["roc_curve"] = _roc_points(y_true, probabilities[:, 1], labels[1])
+            metrics["threshold_counts"] = threshold_counts(y_true, probabilities[:, 1], labels[1])
     matrix = confusion_matrix(y_true, y_pred, labels=labels)
     metrics["confusion_matrix"] = {
         "labels": [json_label(label) for label in labels],
@@ -131,6 +134,41 @@ def _roc_points(y_true: np.ndarray, scores: np.ndarray, positive: Any) -> dict[s
         "fpr": [clean_number(value, 4) for value in fpr[keep]],
         "tpr": [clean_number(value, 4) for value in tpr[keep]],
         "auc": clean_number(auc(fpr, tpr)),
+    }
+
+
+def threshold_counts(y_true: np.ndarray, scores: np.ndarray, positive: Any) -> dict[str, list]:
+    """The holdout's confusion counts had the positive class been predicted when its
+    probability is above each cut-off 0.00, 0.01, …, 1.00: what a threshold slider
+    shows (precision, recall, the matrix) without the rows."""
+    truth = np.asarray(y_true) == positive
+    scores = np.asarray(scores, dtype="float64")
+    cutoffs = np.round(np.linspace(0.0, 1.0, THRESHOLD_STEPS + 1), 2)
+    # Sorted scores per true class: "how many above t" is one binary search each.
+    positive_scores, negative_scores = np.sort(scores[truth]), np.sort(scores[~truth])
+    positives, negatives = len(positive_scores), len(negative_scores)
+    true_positive = positives - np.searchsorted(positive_scores, cutoffs, side="right")
+    false_positive = negatives - np.searchsorted(negative_scores, cutoffs, side="right")
+    return {
+        "thresholds": [float(cutoff) for cutoff in cutoffs],
+        "tp": true_positive.astype(int).tolist(),
+        "fp": false_positive.astype(int).tolist(),
+        "fn": (positives - true_positive).astype(int).tolist(),
+        "tn": (negatives - false_positive).astype(int).tolist(),
+    }
+
+
+def majority_baseline(confusion: dict[str, Any]) -> dict[str, Any] | None:
+    """The accuracy of always answering the holdout's most frequent class (from the
+    confusion matrix's rows: the true classes): the score a model must beat."""
+    matrix = confusion.get("matrix") or []
+    totals = [sum(row) for row in matrix]
+    if not totals or not sum(totals):
+        return None
+    largest = max(range(len(totals)), key=lambda index: totals[index])
+    return {
+        "label": confusion.get("labels", [None] * len(totals))[largest],
+        "accuracy": clean_number(totals[largest] / sum(totals)),
     }
 
 

@@ -57,7 +57,7 @@ def drop_reason_by_counts(kind: str, *, distinct: int, present: int, rows: int) 
     return None
 
 
-def _drop_reason(values: pd.Series, kind: str) -> str | None:
+def drop_reason(values: pd.Series, kind: str) -> str | None:
     """Why an automatically chosen column should be left out, or None to keep it."""
     present = values.dropna()
     distinct = int(present.nunique())
@@ -134,7 +134,7 @@ def select_features(
         kind = infer_kind(frame[name])
         values, _ = coerce_column(frame[name], kind)
         if requested_features is None:
-            reason = _drop_reason(values, kind)
+            reason = drop_reason(values, kind)
             if reason is not None:
                 dropped.append({"name": name, "reason": reason})
                 continue

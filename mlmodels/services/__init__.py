@@ -13,6 +13,7 @@ from mlmodels.services.datasets import (
     dataset_profile,
     dataset_profile_sweep,
     dataset_upload,
+    dataset_upload_sample,
 )
 from mlmodels.services.experiment_job import (
     experiment_claim,
@@ -92,6 +93,7 @@ __all__ = [
     "import_execute",
     "import_fee",
     "import_validate",
+    "dataset_upload_sample",
     "media_path",
     "model_cancel",
     "model_import",

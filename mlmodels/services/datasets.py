@@ -6,11 +6,14 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from django.conf import settings
+from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
 
@@ -19,7 +22,7 @@ from core.files import make_shared_folder, share_file
 from core.jobs.lifecycle import SweepReport, job_claim, job_enqueue, job_fail, job_succeed, job_sweep
 from core.units import human_size
 from mlmodels.jobs import DATASET_PROFILE
-from mlmodels.ml import csvio, encodings, profiling
+from mlmodels.ml import csvio, encodings, profiling, samples
 from mlmodels.ml.errors import MLError
 from mlmodels.models import Dataset
 from mlmodels.services.files import invalid_input, media_path, remove_media_file, sentence
@@ -68,9 +71,12 @@ def _dataset_notes(table: csvio.Table) -> list[str]:
     return notes
 
 
-def dataset_upload(*, user, file, name: str = "", enqueue_profile: bool = True) -> Dataset:
+def dataset_upload(
+    *, user, file, name: str = "", enqueue_profile: bool = True, meanings: dict[str, str] | None = None
+) -> Dataset:
     """Store an uploaded CSV under MEDIA_ROOT, read it (encoding, delimiter, header,
     row and column limits) and record its columns; a task computes the profile.
+    ``meanings`` (column name → a sentence) become the columns' ``description``.
 
     Refused files raise InvalidInput (field ``file``, the engine's message) or
     PayloadTooLarge; nothing is stored then, neither a row nor a file.
@@ -108,7 +114,7 @@ def dataset_upload(*, user, file, name: str = "", enqueue_profile: bool = True) 
                 original_filename=original_filename,
                 size_bytes=size,
                 rows=len(table.frame),
-                columns=[column.as_dict() for column in table.columns],
+                columns=[_described(column.as_dict(), meanings or {}) for column in table.columns],
                 encoding=table.format.encoding,
                 delimiter=table.format.delimiter,
                 notes=_dataset_notes(table),
@@ -127,6 +133,32 @@ def dataset_upload(*, user, file, name: str = "", enqueue_profile: bool = True) 
         path.unlink(missing_ok=True)
         raise
     return dataset
+
+
+def _described(column: dict[str, Any], meanings: dict[str, str]) -> dict[str, Any]:
+    meaning = meanings.get(column["name"])
+    return {**column, "description": meaning} if meaning else column
+
+
+def dataset_upload_sample(*, user, key: str, name: str = "", enqueue_profile: bool = True) -> Dataset:
+    """Upload one of the sample tables (``mlmodels.ml.samples``) as the user's own
+    dataset, with what each column means: the one-click start on the dashboard, and
+    the demo catalog's data. An unknown key is InvalidInput (``sample``)."""
+    sample = samples.SAMPLES.get(key)
+    if sample is None:
+        choices = ", ".join(samples.SAMPLES)
+        raise InvalidInput(f"sample: must be one of {choices}.", {"sample": [f"Must be one of {choices}."]})
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / sample.filename
+        sample.build().to_csv(path, index=False)
+        with open(path, "rb") as handle:
+            return dataset_upload(
+                user=user,
+                file=File(handle, name=sample.filename),
+                name=name or sample.name.replace("(demo)", "(sample)"),
+                enqueue_profile=enqueue_profile,
+                meanings=sample.meanings,
+            )
 
 
 def dataset_profile(*, dataset_id: int, task_id: str = "") -> Dataset | None:

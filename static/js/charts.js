@@ -19,31 +19,44 @@
     return element ? JSON.parse(element.textContent) : null;
   }
 
+  // The one way numbers are written, as the pages' `number` filter (core/templatetags/ui.py):
+  // 41,294.118 · 0.5 · 1.20e-4 · 4.50e+9.
+  var plain = new Intl.NumberFormat("en", { maximumFractionDigits: 3 });
   function formatNumber(value) {
-    if (value === null || value === undefined) { return "—"; }
+    if (value === null || value === undefined || !isFinite(value)) { return "—"; }
     var magnitude = Math.abs(value);
-    if (magnitude !== 0 && (magnitude >= 1e6 || magnitude < 1e-3)) { return value.toExponential(2); }
-    return String(Math.round(value * 1000) / 1000);
+    if (magnitude !== 0 && (magnitude >= 1e9 || magnitude < 1e-3)) { return value.toExponential(2); }
+    var text = plain.format(value);
+    return text === "-0" ? "0" : text;
   }
 
   function title(text) {
     return { display: true, text: text, font: { size: 14, weight: "600" } };
   }
 
-  // Axis ticks: 41294.1 → "41.3K", 0.00042 → "0.00042".
-  var compact = new Intl.NumberFormat("en", { notation: "compact", maximumSignificantDigits: 3 });
-  function formatCompact(value) {
-    if (value === null || value === undefined) { return "—"; }
-    var magnitude = Math.abs(value);
-    if (magnitude !== 0 && magnitude < 1e-3) { return value.toExponential(1); }
-    return compact.format(value);
+  // A column chart's title, shortened to the canvas (a title is never wrapped).
+  function columnTitle(canvas, name, suffix) {
+    var width = canvas.parentElement.clientWidth || 300;
+    var room = Math.max(12, Math.floor(width / 8.5) - suffix.length);
+    return title(shorten(name, room) + suffix);
   }
 
   function missingNote(column) {
     if (!column.missing) { return { display: true, text: "no missing values", padding: { bottom: 6 } }; }
-    var percent = column.missing_pct !== undefined ? " (" + column.missing_pct + "%)" : "";
-    return { display: true, text: column.missing + " missing" + percent, color: "#b02a37", padding: { bottom: 6 } };
+    var percent = column.missing_pct !== undefined ? " (" + formatNumber(column.missing_pct) + "%)" : "";
+    return { display: true, text: formatNumber(column.missing) + " missing" + percent, color: "#b02a37", padding: { bottom: 6 } };
   }
+
+  // Characters a category label may take on this canvas: long labels would push the
+  // bars off a phone screen, so they are shortened (the tooltip has them whole).
+  function labelRoom(canvas) {
+    var width = canvas.parentElement.clientWidth || 300;
+    return Math.max(8, Math.min(28, Math.floor(width / 16)));
+  }
+
+  // Padding so the last tick label and the axis titles are never cut at the edge.
+  var PADDING = { left: 4, right: 16, top: 0, bottom: 4 };
+  var countTicks = { precision: 0, callback: function (value) { return formatNumber(value); } };
 
   function axis(text, extra) {
     var options = { title: { display: true, text: text } };
@@ -60,12 +73,34 @@
     canvas.parentElement.style.height = pixels + "px";
   }
 
+  function valuesChart(canvas, column) {
+    // A numeric column with few distinct values: one bar per value, in value order.
+    var items = column.values || [];
+    return new Chart(canvas, {
+      type: "bar",
+      data: { labels: items.map(function (item) { return formatNumber(item.value); }), datasets: [{ label: "rows", data: items.map(function (item) { return item.count; }), backgroundColor: BLUE }] },
+      options: {
+        layout: { padding: PADDING },
+        plugins: {
+          title: columnTitle(canvas, column.name, " — rows per value"),
+          subtitle: missingNote(column),
+          legend: { display: false },
+          tooltip: { callbacks: { title: function (items) { return column.name + " = " + items[0].label; }, label: function (context) { return formatNumber(context.raw) + " rows"; } } }
+        },
+        scales: { x: axis(column.name, { ticks: { maxRotation: 0, autoSkip: true, autoSkipPadding: 8 } }), y: axis("rows", { beginAtZero: true, ticks: countTicks }) }
+      }
+    });
+  }
+
   function columnChart(canvas, column) {
     setHeight(canvas, 260);
-    if (column.kind === "numeric") {
+    var chart = column.chart || (column.kind === "numeric" ? "histogram" : "top");
+    if (chart === "none") { return null; }
+    if (chart === "values") { return valuesChart(canvas, column); }
+    if (chart === "histogram") {
       var edges = column.histogram.edges;
       // Short tick labels (the bin's lower edge); the tooltip gives the exact range.
-      var labels = column.histogram.counts.map(function (_, i) { return formatCompact(edges[i]); });
+      var labels = column.histogram.counts.map(function (_, i) { return formatNumber(edges[i]); });
       var ranges = column.histogram.counts.map(function (_, i) {
         return formatNumber(edges[i]) + " – " + formatNumber(edges[i + 1]);
       });
@@ -73,19 +108,21 @@
         type: "bar",
         data: { labels: labels, datasets: [{ label: "rows", data: column.histogram.counts, backgroundColor: BLUE, barPercentage: 1, categoryPercentage: 1 }] },
         options: {
+          layout: { padding: PADDING },
           plugins: {
-            title: title(column.name + " — distribution"),
+            title: columnTitle(canvas, column.name, " — distribution"),
             subtitle: missingNote(column),
             legend: { display: false },
-            tooltip: { callbacks: { title: function (items) { return column.name + " " + ranges[items[0].dataIndex]; } } }
+            tooltip: { callbacks: { title: function (items) { return column.name + " " + ranges[items[0].dataIndex]; }, label: function (context) { return formatNumber(context.raw) + " rows"; } } }
           },
-          scales: { x: axis(column.name + " (bin start)", { ticks: { maxRotation: 0, autoSkip: true, autoSkipPadding: 8 } }), y: axis("rows", { beginAtZero: true }) }
+          scales: { x: axis(column.name + " (bin start)", { ticks: { maxRotation: 0, autoSkip: true, autoSkipPadding: 8 } }), y: axis("rows", { beginAtZero: true, ticks: countTicks }) }
         }
       });
     }
     var top = column.top || [];
     var values = top.map(function (item) { return item.value === "" ? "(empty)" : item.value; });
-    var shortLabels = values.map(function (value) { return shorten(value, 24); });
+    var room = labelRoom(canvas);
+    var shortLabels = values.map(function (value) { return shorten(value, room); });
     var counts = top.map(function (item) { return item.count; });
     var colors = top.map(function () { return BLUE; });
     if (column.other_count) {
@@ -97,13 +134,14 @@
       data: { labels: shortLabels, datasets: [{ label: "rows", data: counts, backgroundColor: colors }] },
       options: {
         indexAxis: "y",
+        layout: { padding: PADDING },
         plugins: {
-          title: title(column.name + " — most frequent values"),
+          title: columnTitle(canvas, column.name, " — most frequent values"),
           subtitle: missingNote(column),
           legend: { display: false },
-          tooltip: { callbacks: { title: function (items) { return values[items[0].dataIndex]; } } }
+          tooltip: { callbacks: { title: function (items) { return values[items[0].dataIndex]; }, label: function (context) { return formatNumber(context.raw) + " rows"; } } }
         },
-        scales: { x: axis("rows", { beginAtZero: true }), y: axis(column.name, { ticks: { autoSkip: false } }) }
+        scales: { x: axis("rows", { beginAtZero: true, ticks: countTicks }), y: axis(column.name, { ticks: { autoSkip: false } }) }
       }
     });
   }
@@ -188,6 +226,62 @@
     });
   }
 
+  // One colour per compared model, told apart also by the legend's names.
+  var SERIES = ["rgb(13, 110, 253)", "rgb(220, 53, 69)", "rgb(25, 135, 84)", "rgb(253, 126, 20)", "rgb(111, 66, 193)", "rgb(32, 201, 151)"];
+
+  function rocCompareChart(canvas, curves) {
+    setHeight(canvas, 340);
+    var datasets = curves.map(function (curve, i) {
+      return {
+        label: shorten(curve.name, 30) + " (AUC " + formatNumber(curve.roc.auc) + ")",
+        data: curve.roc.fpr.map(function (x, j) { return { x: x, y: curve.roc.tpr[j] }; }),
+        showLine: true, borderColor: SERIES[i % SERIES.length], backgroundColor: SERIES[i % SERIES.length], pointRadius: 0, borderWidth: 2
+      };
+    });
+    datasets.push({ label: "chance", data: [{ x: 0, y: 0 }, { x: 1, y: 1 }], showLine: true, borderColor: GREY, borderDash: [6, 4], pointRadius: 0, borderWidth: 1 });
+    return new Chart(canvas, {
+      type: "scatter",
+      data: { datasets: datasets },
+      options: {
+        layout: { padding: PADDING },
+        plugins: { title: title("ROC curves"), legend: { position: "bottom" } },
+        scales: { x: axis("False positive rate", { min: 0, max: 1 }), y: axis("True positive rate", { min: 0, max: 1 }) }
+      }
+    });
+  }
+
+  function importanceCompareChart(canvas, models) {
+    // The features most important to any of the models, in the first model's order.
+    var order = [];
+    models.forEach(function (model) {
+      model.rows.slice(0, 15).forEach(function (row) { if (order.indexOf(row.feature) < 0) { order.push(row.feature); } });
+    });
+    order = order.slice(0, 20);
+    setHeight(canvas, Math.max(260, order.length * (12 * models.length + 8) + 110));
+    var room = labelRoom(canvas);
+    return new Chart(canvas, {
+      type: "bar",
+      data: {
+        labels: order.map(function (feature) { return shorten(feature, room); }),
+        datasets: models.map(function (model, i) {
+          var byFeature = {};
+          model.rows.forEach(function (row) { byFeature[row.feature] = row.importance; });
+          return { label: shorten(model.name, 30), data: order.map(function (feature) { return byFeature[feature] === undefined ? null : byFeature[feature]; }), backgroundColor: SERIES[i % SERIES.length] };
+        })
+      },
+      options: {
+        indexAxis: "y",
+        layout: { padding: PADDING },
+        plugins: {
+          title: title("Feature importance"),
+          legend: { position: "bottom" },
+          tooltip: { callbacks: { title: function (items) { return order[items[0].dataIndex]; }, label: function (context) { return context.dataset.label + ": " + formatNumber(context.raw); } } }
+        },
+        scales: { x: axis("Drop in score when the column is shuffled"), y: { ticks: { autoSkip: false } } }
+      }
+    });
+  }
+
   document.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
     var data = readJson(canvas.dataset.source);
     if (!data) { return; }
@@ -197,6 +291,8 @@
       case "residuals": residualChart(canvas, data); break;
       case "actual-vs-predicted": actualChart(canvas, data); break;
       case "importance": importanceChart(canvas, data); break;
+      case "roc-compare": rocCompareChart(canvas, data); break;
+      case "importance-compare": importanceCompareChart(canvas, data); break;
     }
   });
 })();

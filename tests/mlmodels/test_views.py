@@ -113,14 +113,18 @@ def test_the_dataset_page_shows_statistics_charts_and_correlations(alice_web, da
     assert response.status_code == 200
     content = response.content.decode()
     assert 'hx-trigger="every 1s"' not in content
-    assert content.count('data-chart="column"') == 6
+    # The id (1..60) gets an alert instead of a chart.
+    assert content.count('data-chart="column"') == 5
     assert 'id="profile-columns"' in content
     assert 'id="correlations"' in content
     assert "js/charts.js" in content and "chartjs/chart.umd.min.js" in content
     columns = json.loads(
         content.split('id="profile-columns" type="application/json">')[1].split("</script>")[0]
     )
-    assert [column["name"] for column in columns] == ["id", "x", "noise", "color", "constant", "label"]
+    assert [column["name"] for column in columns] == ["x", "noise", "color", "constant", "label"]
+    assert 'id="profile-alerts"' in content
+    assert "id looks like an identifier (60 different values)" in content
+    assert "constant has a single value" in content
 
 
 def test_the_status_partial_stops_polling_and_refreshes_once_profiled(alice_web, alice, make_dataset):

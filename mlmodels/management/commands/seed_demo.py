@@ -14,18 +14,15 @@ whether or not a worker is running.
 
 from __future__ import annotations
 
-import tempfile
 from decimal import Decimal
-from pathlib import Path
 
-import pandas as pd
 from django.contrib.auth import get_user_model
-from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.services import user_register
 from core.errors import ServiceError
 from mlmodels import services
+from mlmodels.ml.samples import SAMPLES
 from mlmodels.models import Dataset, TrainedModel
 
 User = get_user_model()
@@ -37,49 +34,12 @@ USERS = [
 ]
 
 
-def _breast_cancer() -> pd.DataFrame:
-    from sklearn.datasets import load_breast_cancer
-
-    data = load_breast_cancer(as_frame=True)
-    frame = data.frame.drop(columns="target")
-    frame["diagnosis"] = data.target.map(dict(enumerate(data.target_names)))
-    return frame
-
-
-def _diabetes() -> pd.DataFrame:
-    from sklearn.datasets import load_diabetes
-
-    data = load_diabetes(as_frame=True, scaled=False)
-    frame = data.frame.drop(columns="target")
-    frame["progression"] = data.target
-    return frame
-
-
-def _iris() -> pd.DataFrame:
-    from sklearn.datasets import load_iris
-
-    data = load_iris(as_frame=True)
-    frame = data.frame.drop(columns="target")
-    frame.columns = [name.replace(" (cm)", "_cm").replace(" ", "_") for name in frame.columns]
-    frame["species"] = data.target.map(dict(enumerate(data.target_names)))
-    return frame
-
-
-def _wine() -> pd.DataFrame:
-    from sklearn.datasets import load_wine
-
-    data = load_wine(as_frame=True)
-    frame = data.frame.drop(columns="target")
-    frame["cultivar"] = data.target.map(lambda label: f"cultivar_{label + 1}")
-    return frame
-
-
-# owner, dataset name, file name, builder
+# owner, sample key (mlmodels.ml.samples: the table, its name, what each column means)
 DATASETS = [
-    ("admin", "Breast cancer (demo)", "breast_cancer.csv", _breast_cancer),
-    ("admin", "Diabetes progression (demo)", "diabetes.csv", _diabetes),
-    ("admin", "Iris flowers (demo)", "iris.csv", _iris),
-    ("demo", "Wine cultivars (demo)", "wine.csv", _wine),
+    ("admin", "breast_cancer"),
+    ("admin", "diabetes"),
+    ("admin", "iris"),
+    ("demo", "wine"),
 ]
 
 # name, dataset name, target, algorithm, hyperparameters, price per row
@@ -118,9 +78,9 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         users = {username: self._user(username, password, staff) for username, password, staff in USERS}
         datasets: dict[str, Dataset] = {}
-        with tempfile.TemporaryDirectory() as folder:
-            for owner, name, filename, build in DATASETS:
-                datasets[name] = self._dataset(users[owner], name, Path(folder) / filename, build)
+        for owner, key in DATASETS:
+            name = SAMPLES[key].name
+            datasets[name] = self._dataset(users[owner], name, key)
         for name, dataset_name, target, algorithm, hyperparameters, price in MODELS:
             self._model(
                 users["admin"], name, datasets[dataset_name], target, algorithm, hyperparameters, price
@@ -146,14 +106,10 @@ class Command(BaseCommand):
             user.save(update_fields=["is_staff", "is_superuser"])
         return user
 
-    def _dataset(self, owner, name: str, path: Path, build) -> Dataset:
+    def _dataset(self, owner, name: str, key: str) -> Dataset:
         dataset = Dataset.objects.filter(owner=owner, name=name).exclude(status=Dataset.Status.FAILED).first()
         if dataset is None:
-            build().to_csv(path, index=False)
-            with open(path, "rb") as handle:
-                dataset = services.dataset_upload(
-                    user=owner, file=File(handle, name=path.name), name=name, enqueue_profile=False
-                )
+            dataset = services.dataset_upload_sample(user=owner, key=key, name=name, enqueue_profile=False)
             action = "created"
         else:
             action = "exists"

@@ -89,3 +89,61 @@ def test_values_that_do_not_fit_a_changed_kind_are_counted_as_invalid():
     column = profile_table(frame, [ColumnInfo("x", "numeric", 1)])["columns"][0]
     assert (column["missing"], column["invalid"]) == (1, 1)
     assert column["mean"] == 2.0
+
+
+def _titanic_like(rows: int = 100) -> tuple[pd.DataFrame, list[ColumnInfo]]:
+    """Shaped like the data people try first: an id, a class 1-3, a name, a fare, a
+    fare in another currency, a mostly empty cabin, a rare outcome."""
+    passenger = list(range(1, rows + 1))
+    frame = pd.DataFrame(
+        {
+            "PassengerId": [str(value) for value in passenger],
+            "Pclass": [str(1 + value % 3) for value in passenger],
+            "Name": [f"Passenger number {value}, travelling alone" for value in passenger],
+            "Fare": [f"{7.25 + 1.37 * value:.2f}" for value in passenger],
+            "FareEuro": [f"{(7.25 + 1.37 * value) * 0.9:.2f}" for value in passenger],
+            "Cabin": ["C85" if value % 4 == 0 else "" for value in passenger],
+            "Deck": ["A"] * rows,
+            "Survived": ["1" if value % 20 == 0 else "0" for value in passenger],
+        }
+    )
+    kinds = {"Name": "categorical", "Cabin": "categorical", "Deck": "categorical"}
+    return frame, [ColumnInfo(name, kinds.get(name, "numeric"), 0) for name in frame.columns]
+
+
+def test_a_numeric_column_with_few_values_gets_one_bar_per_value():
+    frame, columns = _titanic_like()
+    profile = {column["name"]: column for column in profile_table(frame, columns)["columns"]}
+
+    assert profile["Pclass"]["chart"] == "values"
+    assert profile["Pclass"]["values"] == [
+        {"value": 1.0, "count": 33},
+        {"value": 2.0, "count": 34},
+        {"value": 3.0, "count": 33},
+    ]
+    assert profile["Fare"]["chart"] == "histogram" and "values" not in profile["Fare"]
+
+
+def test_ids_and_free_text_get_no_chart_but_an_alert():
+    frame, columns = _titanic_like()
+    result = profile_table(frame, columns)
+    profile = {column["name"]: column for column in result["columns"]}
+    alerts = {(alert["kind"], tuple(alert["columns"])) for alert in result["alerts"]}
+
+    assert (profile["PassengerId"]["role"], profile["PassengerId"]["chart"]) == ("id", "none")
+    assert (profile["Name"]["role"], profile["Name"]["chart"]) == ("text", "none")
+    assert ("id_like", ("PassengerId",)) in alerts
+    assert ("free_text", ("Name",)) in alerts
+
+
+def test_the_alerts_name_missing_constant_correlated_and_imbalanced_columns():
+    frame, columns = _titanic_like()
+    result = profile_table(frame, columns)
+    alerts = {(alert["kind"], tuple(alert["columns"])): alert["message"] for alert in result["alerts"]}
+
+    assert alerts[("missing", ("Cabin",))] == "Cabin: 75% of the values are missing."
+    assert ("constant", ("Deck",)) in alerts
+    assert "+1.00" in alerts[("correlated", ("Fare", "FareEuro"))]
+    assert "Survived is imbalanced: 1 is only 5.0% of the rows" in alerts[("imbalanced", ("Survived",))]
+    assert not any(kind == "imbalanced" and columns == ("Pclass",) for kind, columns in alerts)
+    json.dumps(result, allow_nan=False)
