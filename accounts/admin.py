@@ -1,13 +1,17 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.views import PasswordChangeView
+from django.core.exceptions import PermissionDenied
 from django.db.models import F
-from django.shortcuts import render
-from django.urls import reverse
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import path, reverse
 
 from accounts.forms import AdminOwnPasswordChangeForm, AdminSetPasswordForm
 from accounts.models import User
 from billing.forms import GrantCoinsForm
+from billing.selectors import ledger_for_user
 from billing.services import account_grant
 from core.errors import ServiceError
 
@@ -18,6 +22,81 @@ class UserAdmin(BaseUserAdmin):
     list_select_related = ("coin_account",)
     actions = ["grant_coins"]
     change_password_form = AdminSetPasswordForm
+    # A user's page starts with their coins: the balance, the last entries of their
+    # ledger, and a "Grant coins" button (templates/admin/accounts/user/change_form.html).
+    coin_fields = ("balance_now", "recent_ledger")
+    readonly_fields = coin_fields
+    recent_ledger_size = 10
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None:
+            return fieldsets
+        return [("Coins", {"fields": self.coin_fields}), *fieldsets]
+
+    @admin.display(description="Balance")
+    def balance_now(self, user) -> str:
+        return f"{user.coin_account.balance} coins"
+
+    @admin.display(description="Recent ledger")
+    def recent_ledger(self, user) -> str:
+        entries = ledger_for_user(user=user).select_related("created_by")[: self.recent_ledger_size]
+        return render_to_string(
+            "admin/accounts/user/recent_ledger.html",
+            {
+                "entries": entries,
+                "all_url": reverse("admin:billing_ledgerentry_changelist")
+                + f"?account__user__id__exact={user.pk}",
+            },
+        )
+
+    def get_urls(self):
+        grant = path(
+            "<path:object_id>/grant-coins/",
+            self.admin_site.admin_view(self.grant_coins_view),
+            name="accounts_user_grant_coins",
+        )
+        return [grant, *super().get_urls()]
+
+    def grant_coins_view(self, request, object_id):
+        """One user's "Grant coins" page; the grant goes through billing.services."""
+        user = self.get_object(request, object_id)
+        if user is None:
+            raise Http404("No such user.")
+        if not self.has_change_permission(request, user):
+            raise PermissionDenied
+        form = GrantCoinsForm(request.POST or None)
+        change_url = reverse("admin:accounts_user_change", args=[user.pk])
+        if request.method == "POST" and form.is_valid():
+            try:
+                entry = account_grant(
+                    user=user,
+                    amount=form.cleaned_data["amount"],
+                    granted_by=request.user,
+                    memo=form.cleaned_data["memo"],
+                )
+            except ServiceError as error:
+                form.add_error("amount", error.detail)
+            else:
+                self.message_user(
+                    request,
+                    f"Granted {entry.amount} coins to {user.username}: the balance is now {entry.balance_after}.",
+                    messages.SUCCESS,
+                )
+                return redirect(change_url)
+        return render(
+            request,
+            "admin/accounts/grant_coins.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": f"Grant coins to {user.username}",
+                "form": form,
+                "users": [user],
+                "single_user": user,
+                "cancel_url": change_url,
+                "opts": self.model._meta,
+            },
+        )
 
     def user_change_password(self, request, id, form_url=""):
         response = super().user_change_password(request, id, form_url)

@@ -29,7 +29,11 @@ class RegisterView(APIView):
         error.wait = math.ceil(wait) if wait else None  # without DRF's own sentence about it
         raise error
 
-    @extend_schema(request=RegisterSerializer, responses={201: RegisteredSerializer, **ERROR_RESPONSES})
+    @extend_schema(
+        summary="Create an account and get its API token",
+        request=RegisterSerializer,
+        responses={201: RegisteredSerializer, **ERROR_RESPONSES},
+    )
     def post(self, request):
         serializer = RegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -50,7 +54,11 @@ class TokenView(APIView):
     authentication_classes = []
     throttle_classes = [AnonRateThrottle]
 
-    @extend_schema(request=TokenRequestSerializer, responses={200: TokenSerializer, **ERROR_RESPONSES})
+    @extend_schema(
+        summary="Exchange a username and password for the API token",
+        request=TokenRequestSerializer,
+        responses={200: TokenSerializer, **ERROR_RESPONSES},
+    )
     def post(self, request):
         serializer = TokenRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -63,6 +71,9 @@ class TokenView(APIView):
 
 
 class MeView(APIView):
-    @extend_schema(responses={200: MeSerializer, **ERROR_RESPONSES})
+    @extend_schema(
+        summary="Who you are: username, e-mail, balance, staff or not",
+        responses={200: MeSerializer, **ERROR_RESPONSES},
+    )
     def get(self, request):
         return Response(MeSerializer(request.user).data)

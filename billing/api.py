@@ -1,4 +1,4 @@
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -9,12 +9,13 @@ from core.openapi import ERROR_RESPONSES, IDEMPOTENCY_HEADER
 
 
 class BalanceView(APIView):
-    @extend_schema(responses={200: BalanceSerializer, **ERROR_RESPONSES})
+    @extend_schema(summary="Your balance in coins", responses={200: BalanceSerializer, **ERROR_RESPONSES})
     def get(self, request):
         balance = selectors.balance_for_user(user=request.user)
         return Response(BalanceSerializer({"balance": balance}).data)
 
 
+@extend_schema_view(get=extend_schema(summary="Your ledger: every change of your balance, newest first"))
 class LedgerView(generics.ListAPIView):
     serializer_class = LedgerEntrySerializer
 
@@ -24,6 +25,7 @@ class LedgerView(generics.ListAPIView):
 
 class TopUpView(APIView):
     @extend_schema(
+        summary="Add coins to your balance",
         request=TopUpSerializer,
         parameters=[IDEMPOTENCY_HEADER],
         responses={201: LedgerEntrySerializer, **ERROR_RESPONSES},

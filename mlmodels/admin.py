@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db.models import Count, QuerySet
+from django.shortcuts import render
 from django.template.defaultfilters import filesizeformat
 
 from billing.admin import PriceFieldsAdminMixin
@@ -96,7 +98,31 @@ class DatasetAdmin(admin.ModelAdmin):
             services.dataset_delete(dataset=dataset)
 
 
+class AlgorithmNameFilter(admin.SimpleListFilter):
+    """Algorithms by name, each name once: "Random forest" covers the classifier and the
+    regressor (the task filter tells them apart)."""
+
+    title = "algorithm"
+    parameter_name = "algorithm"
+
+    def lookups(self, request, model_admin):
+        names = Algorithm.objects.order_by("name").values_list("name", flat=True).distinct()
+        return [(name, name) for name in names]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(algorithm__name=self.value()) if self.value() else queryset
+
+
 class TrainedModelAdminForm(forms.ModelForm):
+    # Shown only when an operator may publish someone else's model (see get_fieldsets).
+    confirm_publish = forms.BooleanField(
+        required=False,
+        label="Yes, publish it",
+        help_text="This model belongs to another user: publishing shows it to everyone.",
+    )
+    # Set per request by TrainedModelAdmin.get_form: who is editing.
+    editing_user = None
+
     class Meta:
         model = TrainedModel
         fields = ["is_public", "price_per_row", "price_per_request", "description", "model_card"]
@@ -112,13 +138,32 @@ class TrainedModelAdminForm(forms.ModelForm):
             and self.instance.status != TrainedModel.Status.READY
         ):
             raise forms.ValidationError({"is_public": "Only a ready model can be published."})
+        if (
+            cleaned.get("is_public")
+            and not self.instance.is_public
+            and publishing_needs_confirmation(self.instance, self.editing_user)
+            and not cleaned.get("confirm_publish")
+        ):
+            owner = self.instance.owner.username
+            raise forms.ValidationError(
+                {"confirm_publish": f"This model belongs to {owner}: tick the box to publish it to everyone."}
+            )
         return cleaned
+
+
+def publishing_needs_confirmation(model: TrainedModel, user) -> bool:
+    """Publishing a model shows it to everyone: an operator confirms before publishing
+    a model of another user."""
+    return user is None or model.owner_id != user.pk
 
 
 @admin.register(TrainedModel)
 class TrainedModelAdmin(PriceFieldsAdminMixin, admin.ModelAdmin):
     form = TrainedModelAdminForm
     price_fields = ("price_per_row", "price_per_request")
+    # Few enough columns that the prices are edited without scrolling sideways at 1366 px
+    # (the navigation and the filters take their part): the training fee, the dates and
+    # deletion are on each model's page, in the date drill-down and in the filters.
     list_display = [
         "__str__",
         "owner",
@@ -129,18 +174,17 @@ class TrainedModelAdmin(PriceFieldsAdminMixin, admin.ModelAdmin):
         "is_active",
         "price_per_row",
         "price_per_request",
-        "training_fee",
-        "created_at",
-        "deleted_at",
     ]
-    list_editable = ["is_public", "price_per_row", "price_per_request"]
+    # Publishing is an action or the change form, both of which ask before publishing
+    # another user's model; a checkbox in the list would publish without asking.
+    list_editable = ["price_per_row", "price_per_request"]
     list_filter = [
         "status",
         "is_public",
         "is_active",
         "task",
         "source",
-        "algorithm",
+        AlgorithmNameFilter,
         ("deleted_at", admin.EmptyFieldListFilter),
     ]
     search_fields = ["name", "owner__username", "dataset_name", "target"]
@@ -255,6 +299,20 @@ class TrainedModelAdmin(PriceFieldsAdminMixin, admin.ModelAdmin):
         ),
     ]
 
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        form.editing_user = request.user  # a class made for this request
+        return form
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or obj.is_public or not publishing_needs_confirmation(obj, request.user):
+            return fieldsets
+        (name, options), *rest = fieldsets
+        fields = list(options["fields"])
+        fields.insert(fields.index("is_public") + 1, "confirm_publish")
+        return [(name, {**options, "fields": fields}), *rest]
+
     @admin.display(description="score")
     def score(self, model: TrainedModel) -> str:
         metrics = model.metrics or {}
@@ -287,7 +345,26 @@ class TrainedModelAdmin(PriceFieldsAdminMixin, admin.ModelAdmin):
         self._each(request, queryset, lambda model: services.model_set_active(model=model), "is now active")
 
     @admin.action(description="Publish to the public catalog (and make active)")
-    def publish(self, request, queryset: QuerySet[TrainedModel]) -> None:
+    def publish(self, request, queryset: QuerySet[TrainedModel]):
+        others = [
+            model
+            for model in queryset.select_related("owner")
+            if not model.is_public and publishing_needs_confirmation(model, request.user)
+        ]
+        if others and request.POST.get("confirm") != "yes":
+            # An intermediate page: its form posts back to this action with confirm=yes.
+            return render(
+                request,
+                "admin/mlmodels/trainedmodel/publish_confirm.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": "Publish models of other users?",
+                    "others": others,
+                    "models": queryset,
+                    "opts": self.model._meta,
+                    "action_checkbox_name": ACTION_CHECKBOX_NAME,
+                },
+            )
         self._each(
             request,
             queryset,

@@ -32,6 +32,7 @@ from mlmodels.serializers import (
     ModelImportSerializer,
     ModelUpdateSerializer,
     TrainedModelSerializer,
+    TrainedModelSummarySerializer,
     TrainRequestSerializer,
 )
 from mlmodels.services.datasets import too_large_error
@@ -203,7 +204,7 @@ def _flag(value: str | None) -> bool:
                 description="Best first by this holdout metric; keeps only ready models of its task.",
             ),
         ],
-        responses={200: TrainedModelSerializer(many=True), **ERROR_RESPONSES},
+        responses={200: TrainedModelSummarySerializer(many=True), **ERROR_RESPONSES},
     ),
     retrieve=extend_schema(summary="One model", responses={200: TrainedModelSerializer, **ERROR_RESPONSES}),
     destroy=extend_schema(
@@ -220,9 +221,12 @@ class TrainedModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
 
     def get_serializer_class(self):
         # Input shapes for the browsable API's forms; answers always use the output one.
-        return {"create": TrainRequestSerializer, "partial_update": ModelUpdateSerializer}.get(
-            self.action, TrainedModelSerializer
-        )
+        # Lists give a summary of each model; one model gives everything.
+        return {
+            "create": TrainRequestSerializer,
+            "partial_update": ModelUpdateSerializer,
+            "list": TrainedModelSummarySerializer,
+        }.get(self.action, TrainedModelSerializer)
 
     def _render(self, model: TrainedModel) -> dict:
         return TrainedModelSerializer(model, context=self.get_serializer_context()).data

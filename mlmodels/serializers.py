@@ -200,6 +200,53 @@ class TrainedModelSerializer(serializers.ModelSerializer):
         return markdown_to_safe_html(model.model_card)
 
 
+# What a list of models leaves out: the per-feature, per-row and per-class details that
+# make one model's answer long (one model, GET models/{id}/, has them all).
+MODEL_DETAIL_ONLY_FIELDS = (
+    "features",
+    "requested_features",
+    "dropped_columns",
+    "warnings",
+    "timings",
+    "library_versions",
+    "artifact_sha256",
+)
+
+
+def metrics_summary(metrics: dict | None) -> dict | None:
+    """The headline figures of a model's metrics (accuracy, F1, ROC AUC, RMSE, R², ...):
+    every plain value, without the curves and tables (ROC points, residuals, confusion
+    matrix, per-class figures, importances, cross-validation folds)."""
+    if metrics is None:
+        return None
+    return {key: value for key, value in metrics.items() if not isinstance(value, (dict, list))}
+
+
+class TrainedModelSummarySerializer(TrainedModelSerializer):
+    """A model in a list: what it is, its status and price, and its headline metrics;
+    ``url`` gives the whole model, with its curves and tables."""
+
+    url = serializers.SerializerMethodField()
+    metrics = serializers.SerializerMethodField(
+        help_text="Headline figures only; the model's own answer (url) has the curves and tables."
+    )
+
+    class Meta(TrainedModelSerializer.Meta):
+        fields = ["url"] + [
+            name for name in TrainedModelSerializer.Meta.fields if name not in MODEL_DETAIL_ONLY_FIELDS
+        ]
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_url(self, model: TrainedModel) -> str:
+        request = self.context.get("request")
+        path = f"/api/v1/models/{model.pk}/"
+        return request.build_absolute_uri(path) if request else path
+
+    @extend_schema_field(serializers.DictField(allow_null=True))
+    def get_metrics(self, model: TrainedModel) -> dict | None:
+        return metrics_summary(model.metrics)
+
+
 class TrainRequestSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     name = serializers.CharField(
         max_length=100, help_text="Training again under a name makes its next version."

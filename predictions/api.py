@@ -62,13 +62,17 @@ def csv_attachment(prediction: Prediction) -> FileResponse:
 
 @extend_schema_view(
     list=extend_schema(
+        summary="Your predictions, newest first (without their inline results)",
         parameters=[
             OpenApiParameter("status", OpenApiTypes.STR, enum=Prediction.Status.values),
             OpenApiParameter("model", OpenApiTypes.INT, description="Only predictions of this model."),
         ],
         responses={200: PredictionListSerializer(many=True), **ERROR_RESPONSES},
     ),
-    retrieve=extend_schema(responses={200: PredictionSerializer, **ERROR_RESPONSES}),
+    retrieve=extend_schema(
+        summary="One prediction: status, progress, cost and its results",
+        responses={200: PredictionSerializer, **ERROR_RESPONSES},
+    ),
 )
 class PredictionViewSet(viewsets.GenericViewSet):
     serializer_class = PredictionSerializer
@@ -94,6 +98,7 @@ class PredictionViewSet(viewsets.GenericViewSet):
         return Response(data, status=status_code, **kwargs)
 
     @extend_schema(
+        summary="Predict one row, a list of rows or a CSV file",
         request={
             "application/json": PredictionCreateSerializer,
             "multipart/form-data": PredictionCreateSerializer,
@@ -163,20 +168,25 @@ class PredictionViewSet(viewsets.GenericViewSet):
         return self._render(selectors.prediction_get_for_user(user=request.user, pk=pk))
 
     @extend_schema(
+        summary="Download the results as CSV",
         responses={
             (200, "text/csv"): OpenApiResponse(
                 OpenApiTypes.BINARY,
                 description="The input columns, prediction and probability_<class> columns.",
             ),
             **ERROR_RESPONSES,
-        }
+        },
     )
     @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, CsvRenderer])
     def download(self, request, pk=None):
         prediction = selectors.prediction_get_for_user(user=request.user, pk=pk)
         return csv_attachment(prediction)
 
-    @extend_schema(request=None, responses={200: PredictionSerializer, **ERROR_RESPONSES})
+    @extend_schema(
+        summary="Cancel a queued prediction (refunded)",
+        request=None,
+        responses={200: PredictionSerializer, **ERROR_RESPONSES},
+    )
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         prediction = selectors.prediction_get_for_user(user=request.user, pk=pk)

@@ -30,6 +30,17 @@
     });
   });
 
+  // Tappable rows: <tr data-href="/..."> opens that page on a click or tap anywhere in
+  // the row; links, buttons and fields inside it keep their own behaviour, and a click
+  // that ends a text selection selects.
+  document.querySelectorAll("tr[data-href]").forEach(function (row) {
+    row.addEventListener("click", function (event) {
+      if (event.target.closest("a, button, input, select, textarea, label")) { return; }
+      if (window.getSelection && String(window.getSelection())) { return; }
+      window.location.assign(row.dataset.href);
+    });
+  });
+
   // Confirm before destructive actions: <form data-confirm="Delete?">. Delegated, so a
   // form inside a part htmx swapped in (a training's Cancel button) asks too.
   document.addEventListener("submit", function (event) {

@@ -37,7 +37,9 @@
     var hours = data.hours.map(hourLabel);
     Chart.defaults.maintainAspectRatio = false;
     Chart.defaults.animation = false;
-    var hourTicks = { ticks: { maxRotation: 0, autoSkip: true, maxTicksLimit: 8 } };
+    // Fewer labels on a phone, so the hours and days under a chart never overlap.
+    var narrow = window.matchMedia("(max-width: 575.98px)").matches;
+    var hourTicks = { ticks: { maxRotation: 0, autoSkip: true, maxTicksLimit: narrow ? 4 : 8 } };
 
     draw("ops-jobs-per-hour", {
       type: "bar",
@@ -106,7 +108,7 @@
       options: {
         plugins: { title: title("Coins charged and refunded per day (last " + data.days.length + " days)") },
         scales: {
-          x: axis("day", { stacked: true, ticks: { maxRotation: 0, autoSkip: true, maxTicksLimit: 10 } }),
+          x: axis("day", { stacked: true, ticks: { maxRotation: 0, autoSkip: true, maxTicksLimit: narrow ? 5 : 10 } }),
           y: axis("coins", { stacked: true, beginAtZero: true })
         }
       }

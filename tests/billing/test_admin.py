@@ -59,3 +59,51 @@ def test_django_q_pages_are_in_the_admin(client, staff):
     client.force_login(staff)
     for path in ("/admin/django_q/failure/", "/admin/django_q/success/", "/admin/django_q/schedule/"):
         assert client.get(path).status_code == 200, path
+
+
+def test_a_users_admin_page_shows_balance_recent_ledger_and_a_grant_button(client, staff, alice):
+    client.force_login(staff)
+
+    page = client.get(f"/admin/accounts/user/{alice.pk}/change/").content.decode()
+
+    assert "500.00 coins" in page
+    assert "Recent ledger" in page and "Signup bonus" in page
+    assert f'href="/admin/accounts/user/{alice.pk}/grant-coins/"' in page
+    assert f"/admin/billing/ledgerentry/?account__user__id__exact={alice.pk}" in page
+
+
+def test_the_grant_button_grants_through_the_ledger_and_says_the_new_balance(client, staff, alice):
+    client.force_login(staff)
+    url = f"/admin/accounts/user/{alice.pk}/grant-coins/"
+    assert "Grant coins to alice" in client.get(url).content.decode()
+
+    response = client.post(url, {"amount": "25.50", "memo": "sorry for the outage"}, follow=True)
+
+    assert response.redirect_chain[-1][0] == f"/admin/accounts/user/{alice.pk}/change/"
+    page = response.content.decode()
+    assert "Granted 25.50 coins to alice: the balance is now 525.50." in page
+    grant = LedgerEntry.objects.get(kind="grant")
+    assert (grant.account.user, grant.amount, grant.created_by, grant.memo) == (
+        alice,
+        Decimal("25.50"),
+        staff,
+        "sorry for the outage",
+    )
+    alice.coin_account.refresh_from_db()
+    assert alice.coin_account.balance == Decimal("525.50")
+
+
+def test_a_bad_grant_amount_is_a_form_error_and_grants_nothing(client, staff, alice):
+    client.force_login(staff)
+    for amount in ("-5", "0", "abc", "1.001"):
+        response = client.post(f"/admin/accounts/user/{alice.pk}/grant-coins/", {"amount": amount})
+        assert response.status_code == 200
+        assert response.context["form"].errors["amount"], amount
+    assert LedgerEntry.objects.filter(kind="grant").count() == 0
+
+
+def test_only_staff_reach_the_grant_page(client, alice, bob):
+    client.force_login(bob)
+    response = client.post(f"/admin/accounts/user/{alice.pk}/grant-coins/", {"amount": "100"})
+    assert response.status_code == 302 and "/admin/login/" in response.url
+    assert LedgerEntry.objects.filter(kind="grant").count() == 0

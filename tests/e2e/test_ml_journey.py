@@ -301,6 +301,7 @@ def operator_publishes_and_grants(live, new_page, model):
 
     page.goto(f"{live.url}/admin/mlmodels/trainedmodel/{model.pk}/change/")
     page.check("#id_is_public")
+    page.check("#id_confirm_publish")  # carol's model: the operator confirms publishing it
     page.fill("#id_price_per_row", "0.05")
     page.locator("input[name=_save]").click()
     page.wait_for_url("**/admin/mlmodels/trainedmodel/")

@@ -80,9 +80,8 @@ def test_publishing_in_the_change_form_goes_through_the_rules(
     staff_web, trained_model, submit, alice, dataset
 ):
     url = reverse("admin:mlmodels_trainedmodel_change", args=[trained_model.pk])
-    response = staff_web.post(
-        url, {"is_public": "on", "price_per_row": "0.0300", "price_per_request": "0.00"}
-    )
+    # Alice's model: the operator confirms publishing another user's model.
+    response = staff_web.post(url, {"is_public": "on", "price_per_row": "0.0300", "price_per_request": "0.00", "confirm_publish": "on"})
 
     assert response.status_code == 302
     trained_model.refresh_from_db()
@@ -91,7 +90,7 @@ def test_publishing_in_the_change_form_goes_through_the_rules(
     queued = submit(alice, name="other", dataset=dataset.pk, target="label", algorithm="logistic_regression")
     response = staff_web.post(
         reverse("admin:mlmodels_trainedmodel_change", args=[queued.pk]),
-        {"is_public": "on", "price_per_row": "0.01", "price_per_request": "0.00"},
+        {"is_public": "on", "price_per_row": "0.01", "price_per_request": "0.00", "confirm_publish": "on"},
     )
     assert response.status_code == 200
     assert "Only a ready model can be published" in response.content.decode()

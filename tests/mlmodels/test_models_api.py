@@ -204,3 +204,24 @@ def test_no_files_are_left_behind_by_a_deleted_models_training(
     train_model_task(model.pk)
 
     assert [path for path in media_files(settings) if "models" in path.parts] == []
+
+
+def test_the_list_gives_a_summary_and_one_model_gives_the_curves(alice_api, trained_model):
+    trained_model.metrics = {
+        **trained_model.metrics,
+        "roc_curve": {"fpr": [0.0, 1.0], "tpr": [0.0, 1.0], "auc": 0.5},
+        "residuals": {"predicted": [1.0], "actual": [2.0], "residual": [1.0]},
+    }
+    trained_model.save(update_fields=["metrics"])
+
+    listed = next(item for item in alice_api.get(URL).json()["results"] if item["id"] == trained_model.pk)
+    detail = alice_api.get(f"{URL}{trained_model.pk}/").json()
+
+    assert "roc_curve" not in listed["metrics"] and "residuals" not in listed["metrics"]
+    assert "confusion_matrix" not in listed["metrics"] and "feature_importance" not in listed["metrics"]
+    assert "features" not in listed
+    assert listed["metrics"]["accuracy"] == detail["metrics"]["accuracy"]
+    assert listed["url"].endswith(f"{URL}{trained_model.pk}/")
+    assert detail["metrics"]["roc_curve"]["auc"] == 0.5
+    assert detail["metrics"]["residuals"]["residual"] == [1.0]
+    assert "confusion_matrix" in detail["metrics"] and detail["features"]
