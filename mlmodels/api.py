@@ -364,6 +364,7 @@ class TrainedModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
             content_type="application/zip",
         )
 
+
 class ModelImportView(APIView):
     """Bring a model trained elsewhere (``POST models/import/``, multipart)."""
 

@@ -247,6 +247,10 @@ def _example_value(column: dict[str, Any]) -> Any:
     return top[0]["value"] if top else None
 
 
+def _first(*values: Any) -> Any:
+    return next((value for value in values if value is not None), None)
+
+
 @dataclass(frozen=True)
 class ModelInput:
     name: str
@@ -272,9 +276,9 @@ class ModelCard:
 
 
 def model_card(*, model: TrainedModel) -> ModelCard:
-    """The card of a ready model, from its feature schema and its dataset's columns
-    (their meanings) and profile (the example row); a deleted dataset leaves the
-    meanings and examples out."""
+    """The card of a ready model, from its feature schema (its example row and ranges)
+    and its dataset's columns (their meanings); a deleted dataset leaves the meanings
+    out."""
     dataset = model.dataset
     described = {
         column["name"]: column.get("description", "") for column in (dataset.columns if dataset else [])
@@ -291,10 +295,12 @@ def model_card(*, model: TrainedModel) -> ModelCard:
                 name=feature["name"],
                 kind=feature["kind"],
                 meaning=described.get(feature["name"], ""),
-                example=_example_value(column) if column else None,
+                # The schema's example and range (kept at training time) come first;
+                # models trained before they were kept fall back on the profile.
+                example=_first(feature.get("example"), _example_value(column) if column else None),
                 known_values=list(feature.get("categories") or []),
-                low=column.get("min") if numeric else None,
-                high=column.get("max") if numeric else None,
+                low=_first(feature.get("minimum"), column.get("min")) if numeric else None,
+                high=_first(feature.get("maximum"), column.get("max")) if numeric else None,
             )
         )
     target_meaning = described.get(model.target, "")

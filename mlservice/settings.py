@@ -420,7 +420,9 @@ API_RESOURCE_GROUPS = [
         "name": "models",
         "description": "Train a model on a dataset (paid), follow its progress, and read its "
         "metrics; the list also shows the public catalog. Lists give a summary, one model "
-        "gives everything (ROC curve, residuals, confusion matrix, importances).",
+        "gives everything (ROC curve, residuals, confusion matrix, importances). Import a "
+        "model trained elsewhere (POST models/import/), export one for MLflow "
+        "(models/{id}/export/mlflow/), score with MLflow's protocol (POST models/{id}/invocations).",
     },
     {
         "name": "experiments",
@@ -430,7 +432,7 @@ API_RESOURCE_GROUPS = [
     {
         "name": "predictions",
         "description": "Predict one row, a list of rows or a CSV file with a ready model "
-        "(paid per row), follow it, download the results, cancel while queued.",
+        "(paid per row and per request), follow it, download the results, cancel while queued.",
     },
 ]
 SPECTACULAR_SETTINGS = {

@@ -81,7 +81,10 @@ def test_publishing_in_the_change_form_goes_through_the_rules(
 ):
     url = reverse("admin:mlmodels_trainedmodel_change", args=[trained_model.pk])
     # Alice's model: the operator confirms publishing another user's model.
-    response = staff_web.post(url, {"is_public": "on", "price_per_row": "0.0300", "price_per_request": "0.00", "confirm_publish": "on"})
+    response = staff_web.post(
+        url,
+        {"is_public": "on", "price_per_row": "0.0300", "price_per_request": "0.00", "confirm_publish": "on"},
+    )
 
     assert response.status_code == 302
     trained_model.refresh_from_db()
