@@ -331,7 +331,11 @@ class TrainedModelAdmin(PriceFieldsAdminMixin, admin.ModelAdmin):
     def save_model(self, request, obj: TrainedModel, form, change: bool) -> None:
         # Publishing and pricing go through the service, which keeps one active
         # version per name and refuses to publish an unfinished model.
-        changes = {name: form.cleaned_data[name] for name in form.changed_data if name in form.Meta.fields}
+        changes = {
+            name: form.cleaned_data[name]
+            for name in form.changed_data
+            if name in TrainedModelAdminForm.Meta.fields
+        }
         if not changes:
             return
         current = TrainedModel.objects.get(pk=obj.pk)

@@ -56,7 +56,9 @@ def test_a_bad_price_in_the_list_is_a_field_error_in_words(staff_web, trained_mo
 
 
 def test_publishing_another_users_model_in_the_form_asks_to_confirm(staff_web, trained_model):
-    response = staff_web.post(change_url(trained_model), {"is_public": "on", "price_per_row": "0.01"})
+    response = staff_web.post(
+        change_url(trained_model), {"is_public": "on", "price_per_row": "0.01", "price_per_request": "0.00"}
+    )
 
     assert response.status_code == 200
     assert "alice" in str(response.context["adminform"].form.errors["confirm_publish"])
@@ -64,7 +66,8 @@ def test_publishing_another_users_model_in_the_form_asks_to_confirm(staff_web, t
     assert trained_model.is_public is False
 
     response = staff_web.post(
-        change_url(trained_model), {"is_public": "on", "price_per_row": "0.01", "confirm_publish": "on"}
+        change_url(trained_model),
+        {"is_public": "on", "price_per_row": "0.01", "price_per_request": "0.00", "confirm_publish": "on"},
     )
     assert response.status_code == 302
     trained_model.refresh_from_db()
