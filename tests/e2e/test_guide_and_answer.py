@@ -86,7 +86,7 @@ def test_the_train_form_guides_and_a_training_can_be_canceled(live, new_page, al
     assert "Test size must be from 0.05 to 0.5" in text
     assert page.locator("#id_hp_n_estimators").get_attribute("max") == "2000"
     assert nav_balance(page) == "500.00"
-    screenshot(page, f"p15a-train-errors-{size}")
+    screenshot(page, f"train-errors-{size}")
 
     # A long training: the badge and the card agree, the clock runs, Cancel refunds.
     page.fill("#id_name", "slow forest")
@@ -101,7 +101,7 @@ def test_the_train_form_guides_and_a_training_can_be_canceled(live, new_page, al
         "document.querySelector('#training-progress .badge').innerText === "
         "document.querySelector('#model-status-badge').innerText"
     )
-    screenshot(page, f"p15a-training-{size}")
+    screenshot(page, f"training-{size}")
     page.locator("#cancel-training").click()
     page.wait_for_selector("#training-ended")
     assert "Training canceled" in page.locator("#training-ended").inner_text()
@@ -136,7 +136,7 @@ def test_a_one_row_prediction_answers_under_the_form(live, new_page, alice, size
     assert page.locator("#answer-links").get_by_role("link", name="Prediction #").is_visible()
     assert Decimal(nav_balance(page)) == balance - model.price_per_row
     _fits(page, viewport["width"])
-    screenshot(page, f"p15a-answer-{size}")
+    screenshot(page, f"answer-{size}")
 
     # What if: change one input and ask again; the rest stayed.
     age_before = age.input_value()

@@ -55,7 +55,7 @@ def test_lists_keep_their_key_columns_in_sight_and_open_on_a_tap(live, new_page,
         assert_in_sight(page, row.locator("td").nth(3), "models: the score", width)
         assert "0.0" in row.inner_text() or "1.0" in row.inner_text()
         assert_no_sideways_scroll(page, "models", width)
-        screenshot(page, f"p15c-models-{name}")
+        screenshot(page, f"models-{name}")
         row.locator(".badge", has_text="ready").click()  # the status, not a link
         page.wait_for_url(f"**/models/{model.pk}/")
 
@@ -64,7 +64,7 @@ def test_lists_keep_their_key_columns_in_sight_and_open_on_a_tap(live, new_page,
             assert_in_sight(page, header(page, "#predictions", key), f"predictions: {key}", width)
         assert header(page, "#predictions", "Submitted").is_visible() is not phone
         assert_no_sideways_scroll(page, "predictions", width)
-        screenshot(page, f"p15c-predictions-{name}")
+        screenshot(page, f"predictions-{name}")
         page.locator("#predictions tbody tr").first.locator("td").nth(4).click()  # the cost
         page.wait_for_url(f"**/predictions/{prediction.pk}/")
 
@@ -76,7 +76,7 @@ def test_lists_keep_their_key_columns_in_sight_and_open_on_a_tap(live, new_page,
         assert_in_sight(page, fee_row.locator("td").nth(3), "ledger: the balance after the fee", width)
         assert f"{fee.balance_after:.2f}" in fee_row.inner_text()
         assert_no_sideways_scroll(page, "billing", width)
-        screenshot(page, f"p15c-ledger-{name}")
+        screenshot(page, f"ledger-{name}")
         fee_row.locator("td").nth(2).click()  # the amount
         page.wait_for_url(f"**/models/{model.pk}/")
 
@@ -87,7 +87,7 @@ def test_lists_keep_their_key_columns_in_sight_and_open_on_a_tap(live, new_page,
         income = page.locator("#columns tbody tr", has_text="income")
         assert ("mean" in income.inner_text()) is phone  # the summary line under the name
         assert_no_sideways_scroll(page, "dataset", width)
-        screenshot(page, f"p15c-dataset-columns-{name}")
+        screenshot(page, f"dataset-columns-{name}")
 
 
 def log_in_admin(page, base_url: str) -> None:
@@ -110,7 +110,7 @@ def test_the_operations_charts_fit_the_screen(live, new_page, staff):
         for index in range(canvases.count()):
             assert_in_sight(page, canvases.nth(index), f"operations chart {index}", size["width"])
         assert_no_sideways_scroll(page, "operations", size["width"])
-        screenshot(page, f"p15c-operations-{name}")
+        screenshot(page, f"operations-{name}")
 
 
 def test_an_operator_grants_coins_and_confirms_publishing_another_users_model(live, new_page, alice, staff):
@@ -152,7 +152,7 @@ def test_an_operator_grants_coins_and_confirms_publishing_another_users_model(li
         assert "Recent ledger" in content and newest.get_kind_display() in content
         balance = alice.coin_account.__class__.objects.get(user=alice).balance
         assert f"{balance} coins" in content
-        screenshot(page, f"p15c-admin-user-{name}")
+        screenshot(page, f"admin-user-{name}")
         button = page.get_by_role("link", name="Grant coins")
         assert_in_sight(page, button, "the Grant coins button", size["width"])
         button.click()
@@ -183,7 +183,7 @@ def test_the_api_pages_name_every_group_and_link_back_to_the_site(live, new_page
         ):
             assert f'"{group}"' in text, group
         assert "Your coins: the balance" in text
-        screenshot(page, f"p15c-api-root-{name}")
+        screenshot(page, f"api-root-{name}")
 
         page.goto(live.url + "/api/docs/")
         page.wait_for_selector(".opblock-tag-section")
@@ -192,7 +192,7 @@ def test_the_api_pages_name_every_group_and_link_back_to_the_site(live, new_page
         ]
         assert tags[:3] == ["auth", "me", "billing"], tags
         assert "Exchange a username and password for the API token" in page.locator("body").inner_text()
-        screenshot(page, f"p15c-swagger-{name}")
+        screenshot(page, f"swagger-{name}")
         # Swagger UI opens description links in a new tab: follow the addresses instead.
         assert page.get_by_role("link", name="Back to the site").get_attribute("href") == "/"
         token_link = page.get_by_role("link", name="Your API token").get_attribute("href")
