@@ -188,6 +188,14 @@ class PageProblems:
                 self.items.append(f"request left 127.0.0.1: {request.url}")
 
         def on_failed(request):
+            # A page's background poll (htmx, GET) that a navigation or a swap cut short
+            # is aborted by the browser itself; a person never sees it.
+            if (
+                request.failure == "net::ERR_ABORTED"
+                and request.method == "GET"
+                and request.headers.get("hx-request") == "true"
+            ):
+                return
             if not any(part in request.url for part in allowed_failures):
                 self.items.append(f"request failed: {request.method} {request.url} ({request.failure})")
 
