@@ -15,7 +15,8 @@ class PriceFieldsAdminMixin:
         formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
         if formfield is not None and db_field.name in self.price_fields:
             formfield.validators += [MinValueValidator(0), MaxValueValidator(MAX_PRICE)]
-            formfield.widget.attrs.update({"min": "0", "max": str(MAX_PRICE)})
+            # Narrow enough for two prices side by side in a list at 1366 px.
+            formfield.widget.attrs.update({"min": "0", "max": str(MAX_PRICE), "style": "width: 6em"})
             formfield.help_text = f"Coins, at most {MAX_PRICE}."
         return formfield
 

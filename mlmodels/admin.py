@@ -162,12 +162,12 @@ class TrainedModelAdmin(PriceFieldsAdminMixin, admin.ModelAdmin):
     form = TrainedModelAdminForm
     price_fields = ("price_per_row", "price_per_request")
     # Few enough columns that the prices are edited without scrolling sideways at 1366 px
-    # (the navigation and the filters take their part): the training fee, the dates and
-    # deletion are on each model's page, in the date drill-down and in the filters.
+    # (the navigation and the filters take their part): the algorithm, the training fee,
+    # the dates and deletion are on each model's page, in the date drill-down and in the
+    # filters.
     list_display = [
         "__str__",
         "owner",
-        "algorithm",
         "status",
         "score",
         "is_public",

@@ -96,5 +96,11 @@ class Prediction(models.Model):
         )
 
     @property
+    def cost_rounded(self) -> bool:
+        """Whether the cost was rounded up to the cent (the formula alone gives less)."""
+        exact = self.price_per_request + self.rows * self.price_per_row
+        return self.cost is not None and self.cost != exact
+
+    @property
     def can_cancel(self) -> bool:
         return self.status == self.Status.QUEUED

@@ -183,7 +183,7 @@ def newcomer_uploads_trains_and_predicts(live, new_page, tmp_path):
     assert nav_balance(page) == "494.99"
     page.locator("#answer-links").get_by_role("link", name="Prediction #").click()
     page.wait_for_url("**/predictions/*/")
-    assert "0.01 coins (1 × 0.01)" in page.locator("#prediction-live").inner_text()
+    assert "0.01 coins (1 row × 0.01)" in page.locator("#prediction-live").inner_text()
     page.wait_for_selector("#results", timeout=60_000)
     assert page.locator("#results tbody tr").count() == 1
     # The prediction and its probabilities come first.
@@ -198,7 +198,7 @@ def newcomer_uploads_trains_and_predicts(live, new_page, tmp_path):
     page.get_by_role("button", name="Upload and predict").click()
     page.wait_for_url("**/predictions/*/")
     status_polls = count_requests(page, "/status/")
-    assert "0.30 coins (30 × 0.01)" in page.locator("#prediction-live").inner_text()
+    assert "0.30 coins (30 rows × 0.01)" in page.locator("#prediction-live").inner_text()
     page.wait_for_selector("#results", timeout=60_000)
     assert_polling_stopped(page, status_polls)
     assert page.locator("#results tbody tr").count() == 30
@@ -355,7 +355,7 @@ def second_user_predicts_from_the_catalog(live, new_page, model, private):
     wait_for_text(page, "about 0.35", timeout=10)
     page.get_by_role("button", name="Upload and predict").click()
     page.wait_for_url("**/predictions/*/")
-    assert "0.35 coins (7 rows × 0.05, rounded up to 0.01)" in page.locator("#prediction-live").inner_text()
+    assert "0.35 coins (7 rows × 0.05)" in page.locator("#prediction-live").inner_text()
     page.wait_for_selector("#results", timeout=60_000)
     assert nav_balance(page) == "549.65"
 

@@ -112,6 +112,15 @@ def test_the_predict_page_quotes_the_flat_part_and_the_prediction_page_shows_it(
     assert billing_audit() == []
 
 
+def test_an_exact_cost_is_not_said_to_be_rounded(alice_web, alice, make_model):
+    model = make_model(owner=alice, price_per_row=Decimal("0.05"), price_per_request=Decimal("1.00"))
+    alice_web.post(reverse("predictions:predict", args=[model.pk]), row_post(model))
+    prediction = Prediction.objects.get()
+    detail = alice_web.get(reverse("predictions:detail", args=[prediction.pk])).content.decode()
+    assert "1.05 coins (1 per request + 1 row × 0.05)" in detail
+    assert "rounded up" not in detail
+
+
 def test_staff_edit_both_prices_in_the_admin_list(staff, client, alice, make_model):
     model = make_model(owner=alice, price_per_row=Decimal("0.01"))
     client.force_login(staff)
