@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -34,6 +35,8 @@ class Receiver:
     port: int
     requests: list[Received] = field(default_factory=list)
     answers: list[tuple[int, dict[str, str]]] = field(default_factory=lambda: [(200, {})])
+    # Seconds to wait before answering (a slow receiver).
+    delay: float = 0.0
     server: ThreadingHTTPServer | None = None
 
     @property
@@ -49,6 +52,7 @@ class Receiver:
                 receiver.requests.append(
                     Received(self.path, {key.lower(): value for key, value in self.headers.items()}, body)
                 )
+                time.sleep(receiver.delay)
                 index = min(len(receiver.requests), len(receiver.answers)) - 1
                 status, headers = receiver.answers[index]
                 answer = b"x" * 5000 if status == 200 else f"answer {status}".encode()
@@ -64,7 +68,7 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.server = QuietServer(("127.0.0.1", self.port), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:
@@ -72,6 +76,11 @@ class Receiver:
             self.server.shutdown()
             self.server.server_close()
             self.server = None
+
+
+class QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        pass  # a client that gave up (the timeout test) is expected, not news
 
 
 def free_port() -> int:

@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from predictions.tasks import run_prediction
+from webhooks import sending
 from webhooks.models import WebhookDelivery
 from webhooks.services import webhooks_deliver_due
 
@@ -100,4 +101,19 @@ def test_a_redirect_is_not_followed(alice_api, alice_secret, classifier, row, re
     [attempt] = delivery.attempt_rows.all()
     assert attempt.status_code == 302 and not attempt.succeeded
     assert "not followed" in attempt.error
+    assert delivery.status == "pending" and delivery.next_attempt_at == start + timedelta(seconds=30)
+
+
+def test_a_receiver_slower_than_the_timeout_is_a_failed_attempt(
+    monkeypatch, alice_api, alice_secret, classifier, row, receiver
+):
+    monkeypatch.setattr(sending, "TIMEOUT_SECONDS", 0.2)  # the real one is 5 s
+    receiver.delay = 1.0
+    finished_prediction(alice_api, classifier, row, receiver.url)
+    start = timezone.now()
+    webhooks_deliver_due(now=start)
+    delivery = WebhookDelivery.objects.get()
+    [attempt] = delivery.attempt_rows.all()
+    assert attempt.status_code is None and "0.2 seconds" in attempt.error
+    assert attempt.duration_ms < 1000
     assert delivery.status == "pending" and delivery.next_attempt_at == start + timedelta(seconds=30)
