@@ -217,32 +217,46 @@ def webhooks_deliver_due(*, now: datetime | None = None, limit: int = 100) -> in
 def webhook_subscription_deliver(*, subscription_id: int, now: datetime | None = None) -> int:
     """Send the job's due deliveries, oldest first, holding the job's lease: at most one
     delivery of a job is in flight at a time, whatever the number of workers. 0 when
-    another process holds the lease (it, or the periodic task, sends them)."""
+    another process holds the lease: that one looks again for due deliveries after
+    letting the lease go, so an event whose own task found the lease taken still goes at
+    once (the periodic task is the last resort)."""
     clock: Callable[[], datetime] = (lambda: now) if now is not None else timezone.now
-    lease = clock() + timedelta(seconds=LEASE_SECONDS)
-    taken = (
-        WebhookSubscription.objects.filter(pk=subscription_id)
-        .filter(Q(in_flight_until__isnull=True) | Q(in_flight_until__lte=clock()))
-        .update(in_flight_until=lease)
-    )
-    if not taken:
-        return 0
-    attempts = 0
-    try:
-        subscription = WebhookSubscription.objects.get(pk=subscription_id)
-        due = WebhookDelivery.objects.filter(
+    attempted: set[int] = set()
+    while True:
+        lease = clock() + timedelta(seconds=LEASE_SECONDS)
+        taken = (
+            WebhookSubscription.objects.filter(pk=subscription_id)
+            .filter(Q(in_flight_until__isnull=True) | Q(in_flight_until__lte=clock()))
+            .update(in_flight_until=lease)
+        )
+        if not taken:
+            return len(attempted)
+        try:
+            subscription = WebhookSubscription.objects.get(pk=subscription_id)
+            while (delivery := _next_due(subscription_id, clock(), attempted)) is not None:
+                attempted.add(delivery.pk)
+                _attempt(delivery, subscription, clock())
+        finally:
+            WebhookSubscription.objects.filter(pk=subscription_id, in_flight_until=lease).update(
+                in_flight_until=None
+            )
+        if _next_due(subscription_id, clock(), attempted) is None:
+            return len(attempted)
+
+
+def _next_due(subscription_id: int, now: datetime, attempted: set[int]) -> WebhookDelivery | None:
+    """The job's oldest delivery due now, not tried yet by this call (each is tried at
+    most once per call: a failed one waits for its next attempt)."""
+    return (
+        WebhookDelivery.objects.filter(
             subscription_id=subscription_id,
             status=WebhookDelivery.Status.PENDING,
-            next_attempt_at__lte=clock(),
-        ).order_by("created_at", "pk")
-        for delivery in due:
-            _attempt(delivery, subscription, clock())
-            attempts += 1
-    finally:
-        WebhookSubscription.objects.filter(pk=subscription_id, in_flight_until=lease).update(
-            in_flight_until=None
+            next_attempt_at__lte=now,
         )
-    return attempts
+        .exclude(pk__in=attempted)
+        .order_by("created_at", "pk")
+        .first()
+    )
 
 
 def _body(delivery: WebhookDelivery, subscription: WebhookSubscription) -> bytes:
