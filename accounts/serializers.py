@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.serializers import RejectUnknownFieldsMixin
@@ -49,6 +50,7 @@ class MeSerializer(serializers.Serializer):
         found = self._webhooks(user)
         return found.default_url if found else ""
 
+    @extend_schema_field(serializers.CharField(allow_null=True))
     def get_webhook_secret(self, user) -> None:
         return None
 

@@ -455,6 +455,13 @@ SPECTACULAR_SETTINGS = {
     "TAGS": API_RESOURCE_GROUPS,
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # One name per choice set that two serializers share, or that clashes by field name.
+    "ENUM_NAME_OVERRIDES": {
+        "WebhookEventEnum": "webhooks.models.Event",
+        "WebhookDeliveryStatusEnum": "webhooks.models.WebhookDelivery.Status",
+        # The jobs' status, as it was named before webhooks added a second "status".
+        "StatusEnum": "predictions.models.Prediction.Status",
+    },
     # Swagger UI's files come from the drf-spectacular-sidecar package (no CDN).
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
