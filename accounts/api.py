@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 from accounts import services
 from accounts.serializers import (
     MeSerializer,
+    MeUpdateSerializer,
     RegisteredSerializer,
     RegisterSerializer,
     TokenRequestSerializer,
@@ -17,6 +18,7 @@ from accounts.serializers import (
 )
 from accounts.throttles import RegistrationThrottle
 from core.openapi import ERROR_RESPONSES
+from webhooks.services import webhook_default_url_set
 
 
 class RegisterView(APIView):
@@ -76,4 +78,15 @@ class MeView(APIView):
         responses={200: MeSerializer, **ERROR_RESPONSES},
     )
     def get(self, request):
+        return Response(MeSerializer(request.user).data)
+
+    @extend_schema(
+        summary="Set your default webhook URL",
+        request=MeUpdateSerializer,
+        responses={200: MeSerializer, **ERROR_RESPONSES},
+    )
+    def patch(self, request):
+        serializer = MeUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        webhook_default_url_set(user=request.user, url=serializer.validated_data["webhook_url"])
         return Response(MeSerializer(request.user).data)

@@ -10,6 +10,7 @@ from accounts.forms import GuardedAuthenticationForm, PasswordChangeForm, Regist
 from accounts.throttles import RegistrationThrottle
 from core.errors import ServiceError
 from core.forms import add_service_error
+from webhooks.views import profile_context as webhook_profile_context
 
 TOKEN_REPLACED = "Your API token was replaced too: the old one no longer works, use the new one below."
 
@@ -74,7 +75,11 @@ def profile(request):
         messages.success(request, f"Your password was changed. {TOKEN_REPLACED}")
         return redirect("accounts:profile")
     token = services.token_for_user(user=request.user)
-    return render(request, "accounts/profile.html", {"password_form": password_form, "token": token.key})
+    return render(
+        request,
+        "accounts/profile.html",
+        {"password_form": password_form, "token": token.key, **webhook_profile_context(request)},
+    )
 
 
 @login_required

@@ -36,6 +36,10 @@ from mlmodels.serializers import (
     TrainRequestSerializer,
 )
 from mlmodels.services.datasets import too_large_error
+from webhooks.api import deliveries_answer
+from webhooks.models import Resource
+from webhooks.selectors import webhook_deliveries_for_job
+from webhooks.serializers import WebhookDeliverySerializer
 
 # Multipart framing around the file: a request this much bigger than the file limit
 # is refused from its Content-Length before the body is read.
@@ -300,6 +304,18 @@ class TrainedModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         model = selectors.model_get_owned(user=request.user, pk=kwargs["pk"])
         services.model_delete(model=model)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="The webhook deliveries of your training, each with its attempts",
+        responses={200: WebhookDeliverySerializer(many=True), **ERROR_RESPONSES},
+    )
+    @action(detail=True, methods=["get"])
+    def deliveries(self, request, pk=None):
+        """Only the caller's own deliveries: of a model someone else trained, none."""
+        model = self.get_object()
+        return deliveries_answer(
+            webhook_deliveries_for_job(user=request.user, resource=Resource.MODEL, job_id=model.pk)
+        )
 
     @extend_schema(
         summary="Cancel a training (owner or staff)",

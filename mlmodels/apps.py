@@ -21,6 +21,11 @@ class MlmodelsConfig(AppConfig):
     verbose_name = "Models and datasets"
 
     def ready(self) -> None:
-        from mlmodels import jobs  # noqa: F401  registers the job kinds
+        from mlmodels import (
+            jobs,  # noqa: F401  registers the job kinds
+            webhook_bodies,
+        )
+
+        webhook_bodies.register()
 
         post_migrate.connect(_sync_algorithms, sender=self, dispatch_uid="mlmodels.sync_algorithms")

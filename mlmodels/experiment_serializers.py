@@ -11,9 +11,10 @@ from mlmodels import selectors
 from mlmodels.ml import search_plan
 from mlmodels.ml.crossval import GREATER_IS_BETTER
 from mlmodels.models import Experiment
+from webhooks.serializers import WebhookRequestFields
 
 
-class ExperimentRequestSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+class ExperimentRequestSerializer(RejectUnknownFieldsMixin, WebhookRequestFields):
     dataset = serializers.IntegerField(help_text="Id of one of your datasets.")
     target = serializers.CharField(max_length=255, help_text="The column to predict.")
     algorithms = serializers.ListField(

@@ -22,6 +22,8 @@ from mlmodels.experiment_forms import ExperimentForm, PromoteForm, metric_label
 from mlmodels.ml.crossval import GREATER_IS_BETTER, METRICS
 from mlmodels.models import Experiment, ExperimentTrial, TrainedModel
 from mlmodels.views import PAGE_SIZE, finished_partial, is_htmx, predict_url
+from webhooks.models import Resource
+from webhooks.selectors import webhook_deliveries_for_job
 
 # Hyperparameters shown in a leaderboard cell; the rest are in the cell's title.
 SHOWN_HYPERPARAMETERS = 3
@@ -217,6 +219,9 @@ def experiment_detail(request, pk):
             "best_model": best_model,
             "predict_url": predict_url(best_model) if _predicts(best_model) else None,
             "active_version": _active_version(request.user, best_model),
+            "webhook_deliveries": webhook_deliveries_for_job(
+                user=request.user, resource=Resource.EXPERIMENT, job_id=experiment.pk
+            ),
             "promoted": experiment.models.filter(deleted_at__isnull=True)
             .exclude(pk=experiment.best_model_id)
             .select_related("algorithm")

@@ -20,6 +20,10 @@ from mlmodels.experiment_serializers import (
 from mlmodels.jobs import EXPERIMENT
 from mlmodels.models import Experiment, TrainedModel
 from mlmodels.serializers import TrainedModelSerializer
+from webhooks.api import deliveries_answer
+from webhooks.models import Resource
+from webhooks.selectors import webhook_deliveries_for_job
+from webhooks.serializers import WebhookDeliverySerializer
 
 
 @extend_schema_view(
@@ -125,3 +129,14 @@ class ExperimentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         model = TrainedModel.objects.select_related("algorithm", "owner").get(pk=submission.model.pk)
         body = TrainedModelSerializer(model, context=self.get_serializer_context()).data
         return Response(body, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        summary="The webhook deliveries of an experiment, each with its attempts",
+        responses={200: WebhookDeliverySerializer(many=True), **ERROR_RESPONSES},
+    )
+    @action(detail=True, methods=["get"])
+    def deliveries(self, request, pk=None):
+        experiment = self.get_object()
+        return deliveries_answer(
+            webhook_deliveries_for_job(user=request.user, resource=Resource.EXPERIMENT, job_id=experiment.pk)
+        )

@@ -4,6 +4,8 @@ searching for the best model (an experiment)."""
 from billing.services import job_refund
 from core.jobs.kinds import LONG_BUCKETS, JobCounts, JobKind, register
 from mlmodels.models import Dataset, Experiment, TrainedModel
+from webhooks.models import Resource
+from webhooks.services import webhook_job_event
 
 DATASET_PROFILE = register(
     JobKind(
@@ -38,6 +40,7 @@ TRAINING = register(
         refund=lambda job_id, memo: job_refund(job_field="model", job_id=job_id, memo=memo),
         # /metrics: trainings by algorithm; a training takes seconds to hours.
         counts=JobCounts(labels={"algorithm": "algorithm__key"}, duration_buckets=LONG_BUCKETS),
+        on_event=lambda job_id, event: webhook_job_event(resource=Resource.MODEL, job_id=job_id, event=event),
         stuck_message=(
             "Training did not finish within {minutes} minutes (it took too long or its worker stopped); "
             "the fee was refunded."
@@ -57,6 +60,9 @@ EXPERIMENT = register(
         refund=lambda job_id, memo: experiment_refund_unused(experiment_id=job_id, memo=memo),
         # /metrics: experiments by task; one runs for up to an hour.
         counts=JobCounts(labels={"task": "task"}, duration_buckets=LONG_BUCKETS),
+        on_event=lambda job_id, event: webhook_job_event(
+            resource=Resource.EXPERIMENT, job_id=job_id, event=event
+        ),
         stuck_message=(
             "The experiment did not finish within {minutes} minutes (its worker stopped); "
             "the trials not run were refunded."

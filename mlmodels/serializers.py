@@ -15,6 +15,7 @@ from core.serializers import RejectUnknownFieldsMixin
 from mlmodels.ml import targets
 from mlmodels.models import DESCRIPTION_MAX_LENGTH, MODEL_CARD_MAX_LENGTH, Algorithm, Dataset, TrainedModel
 from mlmodels.services import algorithm_hyperparameters
+from webhooks.serializers import WebhookRequestFields
 
 
 # Statuses are described in words rather than as enums: several apps have a field
@@ -247,7 +248,7 @@ class TrainedModelSummarySerializer(TrainedModelSerializer):
         return metrics_summary(model.metrics)
 
 
-class TrainRequestSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+class TrainRequestSerializer(RejectUnknownFieldsMixin, WebhookRequestFields):
     name = serializers.CharField(
         max_length=100, help_text="Training again under a name makes its next version."
     )

@@ -26,6 +26,8 @@ from mlmodels.api import refuse_oversized_upload
 from mlmodels.forms import HP_PREFIX, DatasetUploadForm, ModelFilterForm, ModelSettingsForm, TrainForm
 from mlmodels.ml import metrics as ml_metrics
 from mlmodels.models import Dataset, TrainedModel
+from webhooks.models import Resource
+from webhooks.selectors import webhook_deliveries_for_job
 
 PAGE_SIZE = 20
 # Charts drawn on a dataset page; beyond this the table still lists every column.
@@ -380,6 +382,9 @@ def _render_model_detail(request, model: TrainedModel, settings_form=None, statu
             else None,
             "can_delete": is_owner or request.user.is_staff,
             "is_owner": is_owner,
+            "webhook_deliveries": webhook_deliveries_for_job(
+                user=request.user, resource=Resource.MODEL, job_id=model.pk
+            ),
             "versions": selectors.model_versions(model=model, user=request.user),
             "fee_refunded": model.ledger_entries.filter(kind="refund").exists() if is_owner else False,
             "train_again_query": urlencode(

@@ -34,6 +34,7 @@ api_root = APIRootView.as_view(
 urlpatterns = [
     path("", api_root, name="api-root"),
     path("", include("accounts.api_urls")),
+    path("", include("webhooks.api_urls")),
     path("billing/", include("billing.api_urls")),
     # Before the router: "models/import/" is not a model id.
     path(

@@ -121,6 +121,7 @@ INSTALLED_APPS = [
     "billing",
     "mlmodels",
     "predictions",
+    "webhooks",
     "operations",
 ]
 
@@ -328,6 +329,10 @@ MLFLOW_TRACKING_URI = env_str("MLFLOW_TRACKING_URI").strip()
 MLFLOW_EXPERIMENT_NAME = env_str("MLFLOW_EXPERIMENT_NAME", "mlservice").strip() or "mlservice"
 # Seconds one call to the tracking server may take (connect, or wait for an answer).
 MLFLOW_TIMEOUT_SECONDS = env_int("MLFLOW_TIMEOUT_SECONDS", 10, minimum=1)
+# Webhooks (webhooks/): URLs must be https and resolve to public addresses only. Both
+# switches exist for tests and closed networks; never turn them on for a public service.
+WEBHOOK_ALLOW_HTTP = env_bool("WEBHOOK_ALLOW_HTTP", False)
+WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)
 # A training (or an experiment's trial) one-hot encodes categorical columns densely:
 # rows x encoded columns above this are refused before the charge (CatBoost, which
 # encodes nothing, counts one column per feature). 50,000,000 float64 cells = 400 MB.
@@ -450,6 +455,13 @@ SPECTACULAR_SETTINGS = {
     "TAGS": API_RESOURCE_GROUPS,
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # One name per choice set that two serializers share, or that clashes by field name.
+    "ENUM_NAME_OVERRIDES": {
+        "WebhookEventEnum": "webhooks.models.Event",
+        "WebhookDeliveryStatusEnum": "webhooks.models.WebhookDelivery.Status",
+        # The jobs' status, as it was named before webhooks added a second "status".
+        "StatusEnum": "predictions.models.Prediction.Status",
+    },
     # Swagger UI's files come from the drf-spectacular-sidecar package (no CDN).
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -19,6 +19,7 @@ urlpatterns = [
     path("favicon.ico", views.favicon),
     path("metrics", metrics.metrics_view, name="metrics"),
     path("accounts/", include("accounts.urls")),
+    path("accounts/profile/webhooks/", include("webhooks.urls")),
     path("billing/", include("billing.urls")),
     path("", include("mlmodels.urls")),
     path("predictions/", include("predictions.urls")),

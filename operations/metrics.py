@@ -48,6 +48,8 @@ from mlmodels.services.tracking import TRACKING_COUNTER
 from operations import selectors
 from operations.health import broker_for_checks, live_clusters
 from predictions.jobs import PREDICTION
+from webhooks.services import COUNTER as WEBHOOK_COUNTER
+from webhooks.services import DELIVERED, FAILED, REFUSED, RETRYING
 
 logger = logging.getLogger(__name__)
 
@@ -242,7 +244,23 @@ def _ledger_and_cache_families(series: selectors.Series) -> list[Metric]:
         outcomes[labels.get("outcome", "")] = outcomes.get(labels.get("outcome", ""), 0) + value
     for outcome, value in sorted(outcomes.items()):
         tracking.add_metric([outcome], value)
-    return [coins, entries, hits, misses, tracking]
+    return [coins, entries, hits, misses, tracking, _webhook_family(series)]
+
+
+def _webhook_family(series: selectors.Series) -> Metric:
+    webhooks = CounterMetricFamily(
+        "mlservice_webhook_deliveries",
+        "Webhook delivery attempts, by outcome: delivered (2xx), retrying (failed, another attempt "
+        "is scheduled), failed (the last attempt failed) or refused (the URL is not allowed any more).",
+        labels=["outcome"],
+    )
+    outcomes = dict.fromkeys((DELIVERED, FAILED, REFUSED, RETRYING), 0)
+    for labels, value in selectors.series_values(series, WEBHOOK_COUNTER):
+        outcome = labels.get("outcome", "")
+        outcomes[outcome] = outcomes.get(outcome, 0) + value
+    for outcome, value in sorted(outcomes.items()):
+        webhooks.add_metric([outcome], value)
+    return webhooks
 
 
 def _by_labels(item: tuple[dict[str, str], int]) -> list[tuple[str, str]]:

@@ -29,6 +29,10 @@ from predictions.serializers import (
     PredictionSerializer,
 )
 from predictions.uploads import PredictionUploadHandler
+from webhooks.api import deliveries_answer
+from webhooks.models import Resource
+from webhooks.selectors import webhook_deliveries_for_job
+from webhooks.serializers import WebhookDeliverySerializer
 
 WRONG_BODY = (
     "Send JSON (Content-Type: application/json) with model and inputs, "
@@ -134,6 +138,8 @@ class PredictionViewSet(viewsets.GenericViewSet):
                 inputs=serializer.validated_data.get("inputs"),
                 upload=serializer.validated_data.get("file"),
                 idempotency_key=request.headers.get("Idempotency-Key"),
+                webhook=serializer.validated_data.get("webhook"),
+                webhook_events=serializer.validated_data.get("webhook_events"),
             )
             self.upload_handler.adopted = submission.prediction.input_file.name or ""
         finally:
@@ -191,3 +197,14 @@ class PredictionViewSet(viewsets.GenericViewSet):
     def cancel(self, request, pk=None):
         prediction = selectors.prediction_get_for_user(user=request.user, pk=pk)
         return self._render(services.prediction_cancel(user=request.user, prediction=prediction))
+
+    @extend_schema(
+        summary="The webhook deliveries of a prediction, each with its attempts",
+        responses={200: WebhookDeliverySerializer(many=True), **ERROR_RESPONSES},
+    )
+    @action(detail=True, methods=["get"])
+    def deliveries(self, request, pk=None):
+        prediction = selectors.prediction_get_for_user(user=request.user, pk=pk)
+        return deliveries_answer(
+            webhook_deliveries_for_job(user=request.user, resource=Resource.PREDICTION, job_id=prediction.pk)
+        )

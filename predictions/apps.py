@@ -6,4 +6,9 @@ class PredictionsConfig(AppConfig):
     verbose_name = "Predictions"
 
     def ready(self) -> None:
-        from predictions import jobs  # noqa: F401  registers the job kind
+        from predictions import (
+            jobs,  # noqa: F401  registers the job kind
+            webhook_body,
+        )
+
+        webhook_body.register()

@@ -9,9 +9,10 @@ from core.serializers import RejectUnknownFieldsMixin
 from mlmodels.ml.errors import InputError
 from mlmodels.ml.mlflow_inputs import records_from_columns
 from predictions.models import Prediction
+from webhooks.serializers import WebhookRequestFields
 
 
-class PredictionCreateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+class PredictionCreateSerializer(RejectUnknownFieldsMixin, WebhookRequestFields):
     """JSON ``{"model", "inputs"}`` or ``{"model", "columns", "data"}`` (plain rows, as
     MLflow's ``dataframe_split``), or multipart ``model`` + ``file``. Fields not listed
     here are refused: a typo (``input``) must not pass silently as "no input"."""

@@ -46,6 +46,8 @@ from predictions.coerced import coerced_to_json
 from predictions.jobs import PREDICTION
 from predictions.models import Prediction
 from predictions.uploads import FILE_FIELD, StoredCsv, new_token
+from webhooks.models import Resource
+from webhooks.services import WebhookTarget, webhook_subscribe, webhook_target_for_submission
 
 logger = logging.getLogger(__name__)
 
@@ -150,7 +152,9 @@ def _replayed(answer: IdempotentAnswer, *, user) -> Submission:
     return Submission(prediction=prediction, replayed=True)
 
 
-def _create_charge_enqueue(*, user, model: TrainedModel, checked: _CheckedInput) -> Prediction:
+def _create_charge_enqueue(
+    *, user, model: TrainedModel, checked: _CheckedInput, webhook: WebhookTarget | None = None
+) -> Prediction:
     quote = cost_quote(
         rows=checked.rows, price_per_row=model.price_per_row, price_per_request=model.price_per_request
     )
@@ -187,6 +191,7 @@ def _create_charge_enqueue(*, user, model: TrainedModel, checked: _CheckedInput)
                 quote=quote,
             )
         job_submitted(PREDICTION, prediction)
+        webhook_subscribe(target=webhook, owner=user, resource=Resource.PREDICTION, job_id=prediction.pk)
         job_enqueue(PREDICTION, prediction.pk)
     return prediction
 
@@ -198,6 +203,8 @@ def prediction_submit(
     inputs: Any = None,
     upload: StoredCsv | None = None,
     idempotency_key: str | None = None,
+    webhook: str | None = None,
+    webhook_events: list[str] | None = None,
 ) -> Submission:
     """Check the input, then charge, create the job ``queued`` and enqueue it.
 
@@ -205,7 +212,9 @@ def prediction_submit(
     streamed to storage by PredictionUploadHandler). Input errors are InvalidInput
     (400) or PayloadTooLarge (413) and charge nothing; a short balance raises
     InsufficientFunds (402) and writes nothing. The uploaded file belongs to the new
-    prediction on success and is removed on any refusal or replay.
+    prediction on success and is removed on any refusal or replay. ``webhook`` and
+    ``webhook_events`` (webhooks.services.webhook_target_for_submission) are checked
+    with the input, before the charge.
     """
     if (inputs is None) == (upload is None):
         raise InvalidInput(
@@ -231,10 +240,11 @@ def prediction_submit(
         model = prediction_model(user=user, model_id=model_id)
         schema = FeatureSchema.from_dict(model.feature_schema)
         checked = _check_csv(upload, schema) if upload is not None else _check_json(inputs, schema)
+        target = webhook_target_for_submission(user=user, url=webhook, events=webhook_events)
         created: list[Prediction] = []
 
         def submit() -> tuple[int, dict]:
-            prediction = _create_charge_enqueue(user=user, model=model, checked=checked)
+            prediction = _create_charge_enqueue(user=user, model=model, checked=checked, webhook=target)
             created.append(prediction)
             return 202, {"id": prediction.pk, "status": prediction.status, "cost": str(prediction.cost)}
 

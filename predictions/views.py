@@ -29,6 +29,8 @@ from predictions.forms import CsvForm, JsonForm, PredictionFilterForm, RowForm
 from predictions.jobs import PREDICTION
 from predictions.models import Prediction
 from predictions.uploads import PredictionUploadHandler
+from webhooks.models import Resource
+from webhooks.selectors import webhook_deliveries_for_job
 
 PREVIEW_ROWS = 100
 # How long the predict page waits for a one-row answer before showing a link to the
@@ -226,7 +228,12 @@ def _live_context(prediction: Prediction) -> dict:
 @require_safe
 def prediction_detail(request, pk: int):
     prediction = selectors.prediction_get_for_user(user=request.user, pk=pk)
-    return render(request, "predictions/detail.html", _live_context(prediction))
+    deliveries = webhook_deliveries_for_job(
+        user=request.user, resource=Resource.PREDICTION, job_id=prediction.pk
+    )
+    return render(
+        request, "predictions/detail.html", {**_live_context(prediction), "webhook_deliveries": deliveries}
+    )
 
 
 @login_required

@@ -53,6 +53,10 @@ class JobKind:
     never_started_message: str = "No worker started the job after {attempts} attempts."
     # Running totals for /metrics; None: the kind's jobs are not counted.
     counts: JobCounts | None = None
+    # Told of the job's events, inside the transaction of the move: "start" by the claim,
+    # "completed" by the move that ends the job (succeeded, failed or canceled). The app
+    # records its webhooks here; it must not raise (a job never fails for it).
+    on_event: Callable[[int, str], None] | None = None
 
     @property
     def model(self) -> type[models.Model]:

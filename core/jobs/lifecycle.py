@@ -70,6 +70,15 @@ def _jobs(kind: JobKind, *states: str, **match: Any) -> QuerySet:
     return kind.model.objects.filter(condition, **match)
 
 
+# The events a kind's ``on_event`` hears of (webhooks name them the same).
+STARTED_EVENT, COMPLETED_EVENT = "start", "completed"
+
+
+def _tell(kind: JobKind, job_id: int, event: str) -> None:
+    if kind.on_event is not None:
+        kind.on_event(job_id, event)
+
+
 def error_text(error: str) -> str:
     return error[:ERROR_TEXT_LIMIT]
 
@@ -132,6 +141,7 @@ def job_claim(kind: JobKind, job_id: int, **fields: Any) -> bool:
         )
         if moved:
             count_claimed(kind, job_id, started_at=now)
+            _tell(kind, job_id, STARTED_EVENT)
     if moved:
         job_status_moved(kind.name, job_id, kind.queued, kind.running)
     return bool(moved)
@@ -156,6 +166,7 @@ def job_succeed(kind: JobKind, job_id: int, *, then=None, **fields: Any) -> bool
             if then is not None:
                 then()
             announce_finished(kind, job_id)
+            _tell(kind, job_id, COMPLETED_EVENT)
             count_finished(kind, job_id, status=kind.succeeded, finished_at=now)
     if moved:
         job_status_moved(kind.name, job_id, kind.running, kind.succeeded)
@@ -181,6 +192,7 @@ def _end_unpaid(
             if kind.refund is not None:
                 kind.refund(job_id, f"Refund: {kind.noun.format(id=job_id)} {outcome}")
             announce_finished(kind, job_id)
+            _tell(kind, job_id, COMPLETED_EVENT)
             # After the refund: the ledger's counters are raised first in every transaction.
             count_finished(kind, job_id, status=to_status, finished_at=now)
     if moved:

@@ -33,6 +33,8 @@ from mlmodels.services.training import (
     check_target_column,
     model_train,
 )
+from webhooks.models import Resource
+from webhooks.services import WebhookTarget, webhook_subscribe, webhook_target_for_submission
 
 IDEMPOTENCY_SCOPE = "experiments"
 # A numeric target with at most this many distinct whole values is taken for classes
@@ -248,7 +250,9 @@ def experiment_validate(
     )
 
 
-def experiment_submit(*, user, request: ExperimentRequest) -> Experiment:
+def experiment_submit(
+    *, user, request: ExperimentRequest, webhook: WebhookTarget | None = None
+) -> Experiment:
     """Create the experiment ``queued``, charge price × max_trials and enqueue it on
     commit, in one transaction: InsufficientFunds (402) leaves nothing behind."""
     plan = request.plan
@@ -282,6 +286,7 @@ def experiment_submit(*, user, request: ExperimentRequest) -> Experiment:
                 experiment=experiment,
             )
         job_submitted(EXPERIMENT, experiment)
+        webhook_subscribe(target=webhook, owner=user, resource=Resource.EXPERIMENT, job_id=experiment.pk)
         job_enqueue(EXPERIMENT, experiment.pk)
     return experiment
 
@@ -292,7 +297,14 @@ class ExperimentSubmission:
     replayed: bool = False  # an Idempotency-Key retry answered with the first experiment
 
 
-def experiment_start(*, user, idempotency_key: str | None = None, **fields: Any) -> ExperimentSubmission:
+def experiment_start(
+    *,
+    user,
+    idempotency_key: str | None = None,
+    webhook: str | None = None,
+    webhook_events: list[str] | None = None,
+    **fields: Any,
+) -> ExperimentSubmission:
     """Validate, charge, create and enqueue an experiment. With an ``idempotency_key``
     a retry is answered with the first experiment before any check and is not charged
     again; the same key with other fields is a 409."""
@@ -303,10 +315,11 @@ def experiment_start(*, user, idempotency_key: str | None = None, **fields: Any)
     if earlier is not None:
         return ExperimentSubmission(Experiment.objects.get(pk=earlier.body["id"], owner=user), replayed=True)
     request = experiment_validate(user=user, **fields)
+    target = webhook_target_for_submission(user=user, url=webhook, events=webhook_events)
     created: list[Experiment] = []
 
     def submit() -> tuple[int, dict]:
-        experiment = experiment_submit(user=user, request=request)
+        experiment = experiment_submit(user=user, request=request, webhook=target)
         created.append(experiment)
         return 202, {"id": experiment.pk, "status": experiment.status, "cost": str(experiment.cost)}
 

@@ -28,6 +28,8 @@ from mlmodels.ml.schema import coerce_column
 from mlmodels.models import Algorithm, Dataset, TrainedModel
 from mlmodels.services.datasets import dataset_frame
 from mlmodels.services.files import sentence
+from webhooks.models import Resource
+from webhooks.services import WebhookTarget, webhook_subscribe, webhook_target_for_submission
 
 IDEMPOTENCY_SCOPE = "models"
 
@@ -334,6 +336,7 @@ def model_submit(
     enqueue: bool = True,
     experiment=None,
     experiment_trial: int | None = None,
+    webhook: WebhookTarget | None = None,
 ) -> TrainedModel:
     """Create the model (``queued``, the next version of its name), charge the
     algorithm's training price and enqueue the training task on commit — all in one
@@ -394,6 +397,7 @@ def model_submit(
                         model=model,
                     )
                 job_submitted(TRAINING, model)
+                webhook_subscribe(target=webhook, owner=user, resource=Resource.MODEL, job_id=model.pk)
                 if enqueue:
                     job_enqueue(TRAINING, model.pk)
             return model
@@ -416,6 +420,8 @@ def model_train(
     idempotency_key: str | None = None,
     experiment=None,
     experiment_trial: int | None = None,
+    webhook: str | None = None,
+    webhook_events: list[str] | None = None,
     **fields: Any,
 ) -> TrainingSubmission:
     """Validate a training request (``fields`` as training_validate takes them), then
@@ -423,6 +429,7 @@ def model_train(
     of a request that succeeded is answered with its model before any check — even if
     its dataset was deleted since — and is not charged again; the same key with other
     fields is a 409. ``experiment`` and ``experiment_trial`` link a promoted trial.
+    ``webhook`` and ``webhook_events`` are checked with the rest, before the charge.
     """
     link = {"experiment": experiment.pk, "trial": experiment_trial} if experiment is not None else {}
     fingerprint = request_fingerprint({**fields, **link}) if idempotency_key else ""
@@ -434,11 +441,16 @@ def model_train(
             model=TrainedModel.objects.get(pk=earlier.body["id"], owner=user), replayed=True
         )
     request = training_validate(user=user, **fields)
+    target = webhook_target_for_submission(user=user, url=webhook, events=webhook_events)
     created: list[TrainedModel] = []
 
     def submit() -> tuple[int, dict]:
         model = model_submit(
-            user=user, request=request, experiment=experiment, experiment_trial=experiment_trial
+            user=user,
+            request=request,
+            experiment=experiment,
+            experiment_trial=experiment_trial,
+            webhook=target,
         )
         created.append(model)
         return 202, {"id": model.pk, "status": model.status, "cost": str(model.training_fee)}

@@ -110,6 +110,9 @@ def test_me_with_a_token(alice_api, alice):
         "email": "alice@example.com",
         "balance": "500.00",
         "is_staff": False,
+        "webhook_url": "",
+        "webhook_secret": None,
+        "webhook_secret_created_at": None,
     }
 
 

@@ -9,6 +9,13 @@ SCHEDULES = [
         "schedule_type": Schedule.MINUTES,
         "minutes_setting": "SWEEP_INTERVAL_MINUTES",
     },
+    {
+        # Webhook retries fall due 30 s to 40 min apart: checked every minute.
+        "name": "deliver-due-webhooks",
+        "func": "webhooks.tasks.deliver_due_webhooks",
+        "schedule_type": Schedule.MINUTES,
+        "minutes": 1,
+    },
 ]
 
 
@@ -22,7 +29,7 @@ class Command(BaseCommand):
                 defaults={
                     "func": spec["func"],
                     "schedule_type": spec["schedule_type"],
-                    "minutes": getattr(settings, spec["minutes_setting"]),
+                    "minutes": spec.get("minutes") or getattr(settings, spec["minutes_setting"]),
                     "repeats": -1,
                 },
             )
