@@ -198,3 +198,24 @@ def test_a_missing_dataset_object_fails_training_with_a_refund(alice, alice_api,
     assert "missing" in model.error
     kinds = list(LedgerEntry.objects.filter(model=model).values_list("kind", flat=True))
     assert sorted(kinds) == ["refund", "training_fee"]
+
+
+def test_a_presigned_download_redirects_to_the_object_after_the_permission_check(
+    alice, alice_api, bob_api, bucket, settings
+):
+    import urllib.request
+
+    settings.STORAGE_PRESIGNED_DOWNLOADS = True
+    model = train(alice_api, upload_dataset(alice_api, alice))
+    prediction = csv_prediction(alice_api, model, rows=4)
+    tasks.run_prediction(prediction.pk)
+    assert bob_api.get(f"/api/v1/predictions/{prediction.pk}/download/").status_code == 404
+    response = alice_api.get(f"/api/v1/predictions/{prediction.pk}/download/")
+    assert response.status_code == 302
+    location = response["Location"]
+    assert location.startswith(bucket.server.url) and "X-Amz-Signature" in location
+    with urllib.request.urlopen(location, timeout=10) as answer:
+        assert answer.read().decode().startswith("id,x,noise,color,constant,prediction")
+        assert 'filename="prediction-' in answer.headers["Content-Disposition"]
+    bucket.delete(Prediction.objects.get(pk=prediction.pk).result_file)
+    assert alice_api.get(f"/api/v1/predictions/{prediction.pk}/download/").status_code == 410
