@@ -38,6 +38,7 @@ from django.core.files import File
 from django.core.files.storage import Storage, storages
 from django.utils.module_loading import import_string
 
+from core.api import UNAVAILABLE_RETRY_AFTER
 from core.counters import record_storage_error
 from core.errors import ServiceError
 from core.files import make_shared_folder, share_file
@@ -52,6 +53,7 @@ class StorageUnavailable(ServiceError):
 
     def __init__(self, detail: str = "", errors: dict[str, list[str]] | None = None, **extra):
         detail = detail or "The file storage is unavailable; nothing was charged. Try again later."
+        extra.setdefault("retry_after", UNAVAILABLE_RETRY_AFTER)  # as for the database and Redis
         super().__init__(detail, errors or {"storage": ["The file storage is unavailable."]}, **extra)
 
 
@@ -153,7 +155,7 @@ def local_copy(name: str) -> Iterator[Path]:
         raise StoredFileMissing("No file was stored.")
     path = _local_path(storage, name)
     if path is not None:
-        if not path.is_file():
+        if not path.exists():
             raise StoredFileMissing(f"The stored file {name} is missing.")
         yield path
         return

@@ -43,6 +43,7 @@ def test_a_dataset_upload_while_storage_is_down_is_503_naming_it(alice, alice_ap
         "/api/v1/datasets/", {"file": upload_file(classification_csv())}, format="multipart"
     )
     assert answer.status_code == 503
+    assert answer["Retry-After"] == "5"
     assert "storage" in answer.json()["detail"].lower()
     assert "storage" in answer.json()["errors"]
     assert Dataset.objects.count() == 0
