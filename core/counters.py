@@ -14,6 +14,7 @@ logger = logging.getLogger(__name__)
 
 MODEL_CACHE_HITS = "model_cache_hits"
 MODEL_CACHE_MISSES = "model_cache_misses"
+STORAGE_ERRORS = "storage_errors"
 
 
 def counter_increment(*, name: str, by: int = 1) -> None:
@@ -78,3 +79,12 @@ def record_model_cache(hit: bool) -> None:
             counter_increment(name=MODEL_CACHE_HITS if hit else MODEL_CACHE_MISSES)
     except DatabaseError as error:
         logger.warning("model cache %s not counted: %s", "hit" if hit else "miss", error)
+
+
+def record_storage_error() -> None:
+    """Count one failed call to the file storage (core.storage). Never raises."""
+    try:
+        with transaction.atomic():
+            counter_increment(name=STORAGE_ERRORS)
+    except DatabaseError as error:
+        logger.warning("storage error not counted: %s", error)

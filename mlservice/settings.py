@@ -347,14 +347,90 @@ SWEEP_INTERVAL_MINUTES = env_int("SWEEP_INTERVAL_MINUTES", 1, minimum=1)
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+
+
+def storage_from_environment() -> dict:
+    """STORAGES["default"]: local disk under MEDIA_ROOT, unless ``STORAGE_URL`` or
+    ``AWS_STORAGE_BUCKET_NAME`` names an S3-compatible bucket (django-storages).
+
+    ``STORAGE_URL`` is ``s3://BUCKET[/PREFIX][?endpoint_url=URL&region=NAME&addressing_style=path|virtual]``;
+    the ``AWS_*`` variables fill in what it leaves out (``AWS_S3_ENDPOINT_URL``,
+    ``AWS_S3_REGION_NAME``, ``AWS_LOCATION``) and always give the keys
+    (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, each also as ``*_FILE``; without
+    them boto3's own chain: instance role, ``~/.aws``)."""
+    url = env_str("STORAGE_URL").strip()
+    bucket = env_str("AWS_STORAGE_BUCKET_NAME").strip()
+    if not url and not bucket:
+        return {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    options = {
+        "endpoint_url": env_str("AWS_S3_ENDPOINT_URL").strip() or None,
+        "region_name": env_str("AWS_S3_REGION_NAME").strip() or None,
+        "location": env_str("AWS_LOCATION").strip().strip("/"),
+        "addressing_style": env_str("AWS_S3_ADDRESSING_STYLE").strip() or None,
+    }
+    if url:
+        import urllib.parse
+
+        parsed = urllib.parse.urlsplit(url)
+        if parsed.scheme != "s3" or not parsed.hostname:
+            raise ImproperlyConfigured(
+                f"STORAGE_URL must look like s3://bucket/prefix?endpoint_url=…, got {url!r}"
+            )
+        known = {"endpoint_url", "region", "addressing_style"}
+        query = dict(urllib.parse.parse_qsl(parsed.query))
+        if set(query) - known:
+            unknown = ", ".join(sorted(set(query) - known))
+            raise ImproperlyConfigured(
+                f"STORAGE_URL: unknown parameter(s) {unknown}; known: {', '.join(sorted(known))}"
+            )
+        bucket = parsed.netloc
+        options["location"] = parsed.path.strip("/") or options["location"]
+        options["endpoint_url"] = query.get("endpoint_url") or options["endpoint_url"]
+        options["region_name"] = query.get("region") or options["region_name"]
+        options["addressing_style"] = query.get("addressing_style") or options["addressing_style"]
+    from botocore.config import Config
+
+    timeout = env_int("STORAGE_TIMEOUT_SECONDS", 10, minimum=1)
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            "access_key": env_str("AWS_ACCESS_KEY_ID").strip() or None,
+            "secret_key": env_str("AWS_SECRET_ACCESS_KEY").strip() or None,
+            "endpoint_url": options["endpoint_url"],
+            "region_name": options["region_name"],
+            "location": options["location"],
+            # Files are private: downloads go through Django, or a presigned URL.
+            "default_acl": None,
+            "querystring_auth": True,
+            # Names are unique (tokens, hashes): an existing one is overwritten, never renamed.
+            "file_overwrite": True,
+            # A file read through storage.open() spills to a temporary file beyond this.
+            "max_memory_size": 8 * 1024 * 1024,
+            # Fail within seconds when the storage is unreachable, after a few retries.
+            "client_config": Config(
+                connect_timeout=timeout,
+                read_timeout=timeout * 3,
+                retries={"max_attempts": 3, "mode": "standard"},
+                s3={"addressing_style": options["addressing_style"] or "auto"},
+                signature_version="s3v4",
+            ),
+        },
+    }
+
+
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": storage_from_environment(),
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if not DEBUG
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+# With S3 storage, a download answers 302 to a URL of the bucket valid this many seconds
+# instead of streaming the file through Django (the permission is checked first).
+STORAGE_PRESIGNED_DOWNLOADS = env_bool("STORAGE_PRESIGNED_DOWNLOADS", False)
+STORAGE_PRESIGNED_SECONDS = env_int("STORAGE_PRESIGNED_SECONDS", 300, minimum=1)
 # Without collectstatic (development), whitenoise serves straight from the finders.
 WHITENOISE_USE_FINDERS = DEBUG
 

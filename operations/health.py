@@ -1,8 +1,10 @@
 """``/healthz``: is the service able to do its work right now?
 
-Three checks, each bounded in time: the database answers ``SELECT 1``; the broker
+Four checks, each bounded in time: the database answers ``SELECT 1``; the broker
 answers (Redis: PING and the queue length, with socket timeouts; ORM broker: the
-queue length, one COUNT); and at least one qcluster of our queue is alive.
+queue length, one COUNT); at least one qcluster of our queue is alive; and the file
+storage answers (S3: one listing of the bucket's top level, HEALTH_TIMEOUT_SECONDS,
+no retry; local disk: MEDIA_ROOT is writable).
 
 A cluster is alive when its django-q status can be read from the broker: every
 cluster's sentinel rewrites it every half second with a 3-second expiry (in Redis
@@ -28,6 +30,7 @@ from django_q.conf import Conf
 from django_q.signing import BadSignature, SignedPackage
 
 from core.jobs.queue import broker
+from core.storage import storage_check
 
 logger = logging.getLogger(__name__)
 
@@ -164,13 +167,23 @@ def check_worker(broker) -> CheckResult:
     )
 
 
+def check_storage() -> CheckResult:
+    started = time.monotonic()
+    try:
+        details = storage_check(timeout=settings.HEALTH_TIMEOUT_SECONDS)
+    except Exception as error:
+        return _failure("storage", error, started)
+    return CheckResult(ok=True, details={**details, "ms": _ms_since(started)})
+
+
 def run_checks() -> dict[str, CheckResult]:
     database = check_database()
+    storage = check_storage()
     try:
         broker = broker_for_checks()
     except Exception as error:  # a malformed broker setting
         failed = _failure("broker", error, time.monotonic())
-        return {"database": database, "broker": failed, "worker": failed}
+        return {"database": database, "broker": failed, "worker": failed, "storage": storage}
     broker_result = check_broker(broker)
     if not broker_result.ok and broker_kind(broker) == "redis":
         # The workers' status lives in that same Redis: asking would only wait for a
@@ -178,7 +191,7 @@ def run_checks() -> dict[str, CheckResult]:
         worker_result = CheckResult(ok=False, details={"error": "unknown: the broker cannot be reached"})
     else:
         worker_result = check_worker(broker)
-    return {"database": database, "broker": broker_result, "worker": worker_result}
+    return {"database": database, "broker": broker_result, "worker": worker_result, "storage": storage}
 
 
 @never_cache

@@ -40,7 +40,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from billing.services import LEDGER_CENTS, LEDGER_ENTRIES
-from core.counters import MODEL_CACHE_HITS, MODEL_CACHE_MISSES
+from core.counters import MODEL_CACHE_HITS, MODEL_CACHE_MISSES, STORAGE_ERRORS
 from core.http_metrics import MULTIPROCESS
 from core.jobs import counts
 from mlmodels.jobs import EXPERIMENT, TRAINING
@@ -223,7 +223,7 @@ def _ledger_and_cache_families(series: selectors.Series) -> list[Metric]:
 
     cache = {
         name: sum(value for _, value in series.get(name, []))
-        for name in (MODEL_CACHE_HITS, MODEL_CACHE_MISSES)
+        for name in (MODEL_CACHE_HITS, MODEL_CACHE_MISSES, STORAGE_ERRORS)
     }
     hits = CounterMetricFamily(
         "mlservice_model_cache_hits", "Predictions whose worker had the model's pipeline loaded already."
@@ -244,7 +244,12 @@ def _ledger_and_cache_families(series: selectors.Series) -> list[Metric]:
         outcomes[labels.get("outcome", "")] = outcomes.get(labels.get("outcome", ""), 0) + value
     for outcome, value in sorted(outcomes.items()):
         tracking.add_metric([outcome], value)
-    return [coins, entries, hits, misses, tracking, _webhook_family(series)]
+    storage_errors = CounterMetricFamily(
+        "mlservice_storage_errors",
+        "Calls to the file storage (local disk or S3) that failed: unreachable, refused, timed out.",
+    )
+    storage_errors.add_metric([], cache.get(STORAGE_ERRORS, 0))
+    return [coins, entries, hits, misses, tracking, storage_errors, _webhook_family(series)]
 
 
 def _webhook_family(series: selectors.Series) -> Metric:

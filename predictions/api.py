@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from django.http import FileResponse
+from django.http import FileResponse, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -54,13 +54,18 @@ class CsvRenderer(BaseRenderer):
         return json.dumps(data).encode()
 
 
-def csv_attachment(prediction: Prediction) -> FileResponse:
-    path = selectors.prediction_result_path(prediction=prediction)
+def csv_attachment(prediction: Prediction) -> HttpResponse:
+    """The result CSV streamed from storage, or a redirect to a presigned URL of it
+    (STORAGE_PRESIGNED_DOWNLOADS, S3)."""
+    filename, content_type = f"prediction-{prediction.pk}.csv", "text/csv; charset=utf-8"
+    url = selectors.prediction_result_url(prediction=prediction, filename=filename, content_type=content_type)
+    if url is not None:
+        return HttpResponseRedirect(url)
     return FileResponse(
-        open(path, "rb"),
+        selectors.prediction_result_open(prediction=prediction),
         as_attachment=True,
-        filename=f"prediction-{prediction.pk}.csv",
-        content_type="text/csv; charset=utf-8",
+        filename=filename,
+        content_type=content_type,
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
+from typing import IO
 
 from django.conf import settings
 from django.db.models import QuerySet
@@ -11,6 +11,13 @@ from django.shortcuts import get_object_or_404
 
 from billing.models import LedgerEntry
 from core.errors import Conflict, InvalidInput, ServiceError
+from core.storage import (
+    StorageUnavailable,
+    local_copy,
+    open_stored_file,
+    presigned_download_url,
+    stored_file_exists,
+)
 from mlmodels.ml import csvio
 from mlmodels.ml.errors import MLError
 from predictions.models import Prediction
@@ -24,7 +31,7 @@ PREVIEW_CELL_CHARS = 200
 
 
 class ResultFileMissing(ServiceError):
-    status_code = 404
+    status_code = 410
 
 
 class ResultFileDeleted(ServiceError):
@@ -61,9 +68,9 @@ def prediction_get_for_user(*, user, pk) -> Prediction:
     return get_object_or_404(Prediction.objects.select_related("model"), pk=pk, owner=user)
 
 
-def prediction_result_path(*, prediction: Prediction) -> Path:
-    """The result CSV of a succeeded prediction (409 before that, 404 if the file is
-    gone)."""
+def prediction_result_name(*, prediction: Prediction) -> str:
+    """The stored name of the result CSV of a succeeded prediction (409 before that,
+    410 once its files were deleted)."""
     if prediction.status != Prediction.Status.SUCCEEDED:
         if prediction.status in (Prediction.Status.QUEUED, Prediction.Status.RUNNING):
             message = (
@@ -80,10 +87,31 @@ def prediction_result_path(*, prediction: Prediction) -> Path:
             f"The result file of this prediction was deleted on {prediction.files_deleted_at:%Y-%m-%d}. "
             f"{kept}; the prediction, its inline results and its charge remain."
         )
-    path = Path(settings.MEDIA_ROOT) / prediction.result_file
-    if not prediction.result_file or not path.is_file():
-        raise ResultFileMissing("The result file of this prediction is no longer available.")
-    return path
+    if not prediction.result_file:
+        raise ResultFileMissing(RESULT_FILE_MISSING)
+    return prediction.result_file
+
+
+RESULT_FILE_MISSING = "The result file of this prediction is no longer available."
+
+
+def prediction_result_open(*, prediction: Prediction) -> IO[bytes]:
+    """The result CSV opened for streaming (the caller closes it); 410 when the stored
+    file is missing, 503 when the storage is unavailable."""
+    try:
+        return open_stored_file(prediction_result_name(prediction=prediction))
+    except FileNotFoundError:
+        raise ResultFileMissing(RESULT_FILE_MISSING) from None
+
+
+def prediction_result_url(*, prediction: Prediction, filename: str, content_type: str) -> str | None:
+    """A short-lived URL of the result CSV in the bucket (STORAGE_PRESIGNED_DOWNLOADS),
+    or None: stream it through Django instead."""
+    name = prediction_result_name(prediction=prediction)
+    url = presigned_download_url(name, filename=filename, content_type=content_type)
+    if url is not None and not stored_file_exists(name):
+        raise ResultFileMissing(RESULT_FILE_MISSING)
+    return url
 
 
 def prediction_output_columns(*, prediction: Prediction) -> int:
@@ -101,21 +129,25 @@ def prediction_result_preview(
     can number in the thousands), each cell cut to PREVIEW_CELL_CHARS characters. Read
     from the head of the file: a million-row result is never loaded."""
     try:
-        path = prediction_result_path(prediction=prediction)
+        name = prediction_result_name(prediction=prediction)
     except ServiceError:
         return [], []
     features = {feature["name"] for feature in (prediction.model.feature_schema or {}).get("features", [])}
     try:
-        header = csvio.read_header(path, RESULT_FORMAT)
-        first_output = max(len(header) - prediction_output_columns(prediction=prediction), 0)
-        shown = [
-            name
-            for position, name in enumerate(header)
-            if position >= first_output or name.strip() in features
-        ]
-        rows = csvio.read_head(
-            path, RESULT_FORMAT, header, columns=shown, rows=limit, cell_chars=PREVIEW_CELL_CHARS
-        )
+        # On S3 this reads a local copy of the whole file (removed afterwards).
+        with local_copy(name) as path:
+            header = csvio.read_header(path, RESULT_FORMAT)
+            first_output = max(len(header) - prediction_output_columns(prediction=prediction), 0)
+            shown = [
+                name
+                for position, name in enumerate(header)
+                if position >= first_output or name.strip() in features
+            ]
+            rows = csvio.read_head(
+                path, RESULT_FORMAT, header, columns=shown, rows=limit, cell_chars=PREVIEW_CELL_CHARS
+            )
+    except (FileNotFoundError, StorageUnavailable):
+        return [], []
     except MLError:
         logger.warning("the result file of prediction %s cannot be previewed", prediction.pk, exc_info=True)
         return [], []

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -37,6 +36,7 @@ from core.jobs.lifecycle import (
     job_succeed,
     job_sweep,
 )
+from core.storage import delete_stored_file
 from mlmodels.ml.errors import InputError, TooManyRowsError
 from mlmodels.ml.inputs import validate_csv, validate_records
 from mlmodels.ml.schema import FeatureSchema
@@ -241,6 +241,8 @@ def prediction_submit(
         schema = FeatureSchema.from_dict(model.feature_schema)
         checked = _check_csv(upload, schema) if upload is not None else _check_json(inputs, schema)
         target = webhook_target_for_submission(user=user, url=webhook, events=webhook_events)
+        if upload is not None:
+            upload.store()  # before the charge: a storage failure is a 503 that costs nothing
         created: list[Prediction] = []
 
         def submit() -> tuple[int, dict]:
@@ -348,12 +350,11 @@ def prediction_files_expire(*, now=None, batch: int = 500) -> list[int]:
         finished_at__lt=now - timedelta(days=days),
         status__in=Prediction.FINISHED,
     ).order_by("finished_at")
-    media = Path(settings.MEDIA_ROOT)
     expired = []
     for prediction_id, input_file, result_file in due.values_list("pk", "input_file", "result_file")[:batch]:
-        for name in (input_file, result_file):
-            if name:
-                (media / name).unlink(missing_ok=True)
+        # Marked only once its files are gone: the next run tries again.
+        if not all([delete_stored_file(input_file), delete_stored_file(result_file)]):
+            continue
         if Prediction.objects.filter(pk=prediction_id, files_deleted_at__isnull=True).update(
             files_deleted_at=now
         ):

@@ -29,7 +29,8 @@ from core.counters import record_model_cache
 from core.files import make_shared_folder, share_file, shared_file_mode
 from core.jobs.fairness import defer_for_fairness
 from core.logs import current_task_id
-from mlmodels.ml.artifacts import LoadedArtifact, load_artifact
+from core.storage import StagedFile, StorageUnavailable, local_copy
+from mlmodels.ml.artifacts import LoadedArtifact
 from mlmodels.ml.errors import InputError, MLError
 from mlmodels.ml.inputs import frame_from_records, validate_frame
 from mlmodels.ml.scoring import (
@@ -40,6 +41,7 @@ from mlmodels.ml.scoring import (
     unique_output_names,
 )
 from mlmodels.models import TrainedModel
+from mlmodels.services.files import load_stored_artifact
 from predictions import services
 from predictions.coerced import coerced_from_json
 from predictions.jobs import PREDICTION
@@ -68,7 +70,7 @@ def loaded_model(model: TrainedModel) -> tuple[LoadedArtifact, bool]:
             _cache.move_to_end(key)
             cache_hits += 1
             return cached, True
-    loaded = load_artifact(Path(settings.MEDIA_ROOT) / model.artifact, sha256=key)
+    loaded = load_stored_artifact(model.artifact, sha256=key)  # fetched only on a miss
     with _cache_lock:
         cache_misses += 1
         _cache[key] = loaded
@@ -173,16 +175,17 @@ def _score_csv(prediction: Prediction, artifact: LoadedArtifact, result_path: Pa
         if not services.prediction_progress(prediction_id=prediction.pk, percent=rows_done * 100 // total):
             raise JobTakenAway()
 
-    summary = score_csv(
-        artifact.pipeline,
-        artifact.feature_schema,
-        Path(settings.MEDIA_ROOT) / prediction.input_file.name,
-        result_path,
-        chunk_rows=settings.PREDICTION_CHUNK_ROWS,
-        progress=progress,
-        total_rows=prediction.rows,
-        file_mode=shared_file_mode(),
-    )
+    with local_copy(prediction.input_file.name) as input_path:
+        summary = score_csv(
+            artifact.pipeline,
+            artifact.feature_schema,
+            input_path,
+            result_path,
+            chunk_rows=settings.PREDICTION_CHUNK_ROWS,
+            progress=progress,
+            total_rows=prediction.rows,
+            file_mode=shared_file_mode(),
+        )
     return {"results": None, "scoring_seconds": summary.scoring_seconds}
 
 
@@ -191,6 +194,10 @@ def _readable(error: BaseException) -> str:
     knows, never a traceback."""
     if isinstance(error, MLError):
         return error.readable() + " The cost was refunded."
+    if isinstance(error, FileNotFoundError):
+        return "The input file of this prediction is missing from storage. The cost was refunded."
+    if isinstance(error, StorageUnavailable):
+        return "The file storage was unavailable. The cost was refunded."
     if isinstance(error, MemoryError):
         return "Scoring ran out of memory. The cost was refunded."
     return "Scoring failed because of an internal error (it was logged). The cost was refunded."
@@ -210,8 +217,9 @@ def run_prediction(prediction_id: int) -> str:
     if not services.prediction_claim(prediction_id=prediction_id, task_id=current_task_id()):
         return f"prediction {prediction_id} is not queued; nothing to do"
     prediction = Prediction.objects.select_related("model").get(pk=prediction_id)
-    relative = result_relative_path(owner_id=prediction.owner_id, token=prediction.token)
-    result_path = Path(settings.MEDIA_ROOT) / relative
+    # Written locally (on local disk: in place), then stored before the job succeeds.
+    result = StagedFile(result_relative_path(owner_id=prediction.owner_id, token=prediction.token))
+    result_path = result.path
     cache_hit = None
     try:
         artifact, cache_hit = loaded_model(prediction.model)
@@ -219,22 +227,23 @@ def run_prediction(prediction_id: int) -> str:
             outcome = _score_json(prediction, artifact, result_path)
         else:
             outcome = _score_csv(prediction, artifact, result_path)
+        relative = result.store()
     except JobTakenAway:
-        result_path.unlink(missing_ok=True)
+        result.discard()
         _count_cache_lookup(cache_hit)
         return f"prediction {prediction_id} was failed by the sweep while it ran"
     except Exception as error:
-        result_path.unlink(missing_ok=True)
+        result.discard()
         services.prediction_fail(prediction_id=prediction_id, error=_readable(error))
         _count_cache_lookup(cache_hit)
-        if isinstance(error, InputError):
-            return f"prediction {prediction_id} failed: {error.message}"
+        if isinstance(error, (InputError, FileNotFoundError)):
+            return f"prediction {prediction_id} failed: {_readable(error)}"
         # Anything else is for operators too: django-q records the task as failed.
         logger.exception("prediction %s failed", prediction_id)
         raise
     succeeded = services.prediction_succeed(prediction_id=prediction_id, result_file=relative, **outcome)
     _count_cache_lookup(cache_hit)
     if not succeeded:
-        result_path.unlink(missing_ok=True)
+        result.discard()
         return f"prediction {prediction_id} was failed by the sweep before it finished"
     return f"prediction {prediction_id} succeeded"

@@ -1,8 +1,9 @@
-"""Streaming a prediction CSV straight to its final place under MEDIA_ROOT.
+"""Streaming a prediction CSV straight to its place in storage (core.storage).
 
 Django's default handlers would spool a large upload to a temporary file first and we
 would then copy it (and read it once more to hash it). This handler writes each chunk
-where the job will read it, hashes it on the way (the SHA-256 is the Idempotency-Key
+where the job will read it (local disk), or to the one local file that ``store()``
+uploads once the CSV is checked (S3), hashes it on the way (the SHA-256 is the Idempotency-Key
 fingerprint of a CSV request) and stops at PREDICTION_MAX_BYTES with a 413, so an
 oversized body never fills the disk.
 
@@ -15,14 +16,13 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
-from pathlib import Path
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 
 from core.errors import PayloadTooLarge
-from core.files import make_shared_folder, share_file
+from core.storage import StagedFile
 from core.units import human_size
 
 FILE_FIELD = "file"
@@ -49,23 +49,29 @@ def too_large_error() -> PayloadTooLarge:
 
 
 class StoredCsv(UploadedFile):
-    """An uploaded CSV already at its final path (``relative_path`` under MEDIA_ROOT)."""
+    """An uploaded CSV for ``relative_path`` in storage: read at ``path`` (a local
+    file); ``store()`` puts it in storage (on local disk it is there already)."""
 
-    def __init__(self, *, path: Path, relative_path: str, token: str, name: str, size: int, sha256: str):
+    def __init__(self, *, staged: StagedFile, token: str, name: str, size: int, sha256: str):
         # Closed with the request (Django closes uploaded files) or by discard().
-        handle = open(path, "rb")  # noqa: SIM115
+        handle = open(staged.path, "rb")  # noqa: SIM115
         super().__init__(file=handle, name=name, content_type="text/csv", size=size)
-        self.path = path
-        self.relative_path = relative_path
+        self.staged = staged
+        self.path = staged.path
+        self.relative_path = staged.name
         self.token = token
         self.sha256 = sha256
 
     def temporary_file_path(self) -> str:
         return str(self.path)
 
+    def store(self) -> None:
+        """Store the checked CSV; StorageUnavailable when the storage fails."""
+        self.staged.store()
+
     def discard(self) -> None:
         self.close()
-        self.path.unlink(missing_ok=True)
+        self.staged.discard()
 
 
 class PredictionUploadHandler(FileUploadHandler):
@@ -83,8 +89,7 @@ class PredictionUploadHandler(FileUploadHandler):
         self.stored: list[StoredCsv] = []
         self.skipped_fields: list[str] = []
         self._handle = None
-        self._path: Path | None = None
-        self._relative_path = ""
+        self._staged: StagedFile | None = None
         self._token = ""
         self._digest = None
         self._size = 0
@@ -102,18 +107,15 @@ class PredictionUploadHandler(FileUploadHandler):
         user = getattr(self.request, "user", None)
         if (
             field_name != self.accepted_field
-            or self._path is not None
+            or self._staged is not None
             or self.stored
             or not getattr(user, "is_authenticated", False)
         ):
             self.skipped_fields.append(field_name)
             raise SkipFile()
         self._token = new_token()
-        self._relative_path = input_relative_path(owner_id=user.pk, token=self._token)
-        self._path = Path(settings.MEDIA_ROOT) / self._relative_path
-        make_shared_folder(self._path.parent)
-        self._handle = open(self._path, "wb")  # noqa: SIM115 -- written across calls, closed in file_complete
-        share_file(self._path)
+        self._staged = StagedFile(input_relative_path(owner_id=user.pk, token=self._token))
+        self._handle = open(self._staged.path, "wb")  # noqa: SIM115 -- written across calls, closed in file_complete
         self._digest = hashlib.sha256()
         self._size = 0
 
@@ -134,8 +136,7 @@ class PredictionUploadHandler(FileUploadHandler):
         self._handle.close()
         self._handle = None
         stored = StoredCsv(
-            path=self._path,
-            relative_path=self._relative_path,
+            staged=self._staged,
             token=self._token,
             name=os.path.basename(self.file_name or "upload.csv")[:255],
             size=self._size,
@@ -151,8 +152,8 @@ class PredictionUploadHandler(FileUploadHandler):
         if self._handle is not None:
             self._handle.close()
             self._handle = None
-        if self._path is not None and not any(stored.path == self._path for stored in self.stored):
-            self._path.unlink(missing_ok=True)
+        if self._staged is not None and not any(stored.staged is self._staged for stored in self.stored):
+            self._staged.discard()
 
     def discard_unclaimed(self) -> None:
         """Remove the files this request wrote, except the one a prediction adopted

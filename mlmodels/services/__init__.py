@@ -33,7 +33,6 @@ from mlmodels.services.experiments import (
     experiment_validate,
 )
 from mlmodels.services.exports import mlflow_export_filename, model_export_mlflow
-from mlmodels.services.files import media_path
 from mlmodels.services.import_job import import_execute, model_is_imported
 from mlmodels.services.imports import (
     ImportSubmission,
@@ -94,7 +93,6 @@ __all__ = [
     "import_fee",
     "import_validate",
     "dataset_upload_sample",
-    "media_path",
     "model_cancel",
     "model_import",
     "model_is_imported",

@@ -18,14 +18,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import InvalidInput, PayloadTooLarge
-from core.files import make_shared_folder, share_file
 from core.jobs.lifecycle import SweepReport, job_claim, job_enqueue, job_fail, job_succeed, job_sweep
+from core.storage import StagedFile, StorageUnavailable, local_copy
 from core.units import human_size
 from mlmodels.jobs import DATASET_PROFILE
 from mlmodels.ml import csvio, encodings, profiling, samples
 from mlmodels.ml.errors import MLError
 from mlmodels.models import Dataset
-from mlmodels.services.files import invalid_input, media_path, remove_media_file, sentence
+from mlmodels.services.files import invalid_input, remove_media_file, sentence
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def _dataset_notes(table: csvio.Table) -> list[str]:
 def dataset_upload(
     *, user, file, name: str = "", enqueue_profile: bool = True, meanings: dict[str, str] | None = None
 ) -> Dataset:
-    """Store an uploaded CSV under MEDIA_ROOT, read it (encoding, delimiter, header,
+    """Store an uploaded CSV (core.storage), read it (encoding, delimiter, header,
     row and column limits) and record its columns; a task computes the profile.
     ``meanings`` (column name → a sentence) become the columns' ``description``.
 
@@ -95,17 +95,18 @@ def dataset_upload(
 
     token = secrets.token_hex(8)
     relative = f"datasets/{user.pk}/{token}.csv"
-    path = media_path(relative)
-    make_shared_folder(path.parent)
+    # Written locally (on local disk: in place) and read there; stored before the row
+    # exists, so a storage failure leaves nothing behind.
+    staged = StagedFile(relative)
     try:
-        size = _copy_upload(file, path, max_bytes)
-        share_file(path)
+        size = _copy_upload(file, staged.path, max_bytes)
         table = csvio.read_table(
-            path,
+            staged.path,
             max_rows=settings.DATASET_MAX_ROWS,
             max_columns=settings.DATASET_MAX_COLUMNS,
             max_bytes=max_bytes,
         )
+        staged.store()
         with transaction.atomic():
             dataset = Dataset(
                 owner=user,
@@ -127,11 +128,13 @@ def dataset_upload(
             if enqueue_profile:
                 job_enqueue(DATASET_PROFILE, dataset.pk)
     except MLError as error:
-        path.unlink(missing_ok=True)
+        staged.discard()
         raise invalid_input(error, "file") from None
     except BaseException:
-        path.unlink(missing_ok=True)
+        staged.discard()
         raise
+    finally:
+        staged.release()
     return dataset
 
 
@@ -169,16 +172,19 @@ def dataset_profile(*, dataset_id: int, task_id: str = "") -> Dataset | None:
         return None
     dataset = Dataset.objects.get(pk=dataset_id)
     try:
-        table = csvio.read_table(
-            media_path(dataset.file.name),
-            max_rows=settings.DATASET_MAX_ROWS,
-            max_columns=settings.DATASET_MAX_COLUMNS,
-        )
+        with local_copy(dataset.file.name) as path:
+            table = csvio.read_table(
+                path, max_rows=settings.DATASET_MAX_ROWS, max_columns=settings.DATASET_MAX_COLUMNS
+            )
         started = time.perf_counter()
         profile = profiling.profile_table(table.frame, table.columns)
         profile["seconds"] = round(time.perf_counter() - started, 3)
     except FileNotFoundError:
         job_fail(DATASET_PROFILE, dataset_id, error="The stored file is missing; upload the data again.")
+    except StorageUnavailable:
+        job_fail(
+            DATASET_PROFILE, dataset_id, error="The file storage was unavailable; profile it again later."
+        )
     except MLError as error:
         job_fail(DATASET_PROFILE, dataset_id, error=sentence(error.message))
     except Exception as error:
@@ -206,11 +212,8 @@ def dataset_delete(*, dataset: Dataset) -> None:
 def dataset_frame(dataset: Dataset, columns: list[str] | None = None) -> pd.DataFrame:
     """The stored table as raw text (all columns, or only ``columns``)."""
     fmt = csvio.CsvFormat(encoding=dataset.encoding, delimiter=dataset.delimiter)
-    chunks = list(
-        csvio.iter_csv_chunks(
-            media_path(dataset.file.name), fmt, chunk_rows=max(dataset.rows, 1), columns=columns
-        )
-    )
+    with local_copy(dataset.file.name) as path:
+        chunks = list(csvio.iter_csv_chunks(path, fmt, chunk_rows=max(dataset.rows, 1), columns=columns))
     if not chunks:
         return pd.DataFrame(columns=columns or dataset.column_names)
     return chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)

@@ -10,11 +10,10 @@ from typing import IO
 from django.utils.text import slugify
 
 from core.errors import Conflict
-from mlmodels.ml.artifacts import load_artifact
 from mlmodels.ml.errors import ArtifactError
 from mlmodels.ml.mlflow_export import write_mlflow_zip
 from mlmodels.models import TrainedModel
-from mlmodels.services.files import media_path
+from mlmodels.services.files import load_stored_artifact
 
 # A zip up to this size is built in memory; a bigger one spills to a temporary file.
 SPOOL_BYTES = 16 * 1024 * 1024
@@ -46,7 +45,7 @@ def model_export_mlflow(*, model: TrainedModel) -> IO[bytes]:
         message = f"Model {model} is {model.status}; only a ready model can be exported."
         raise Conflict(message, {"model": [message]})
     try:
-        loaded = load_artifact(media_path(model.artifact), sha256=model.artifact_sha256)
+        loaded = load_stored_artifact(model.artifact, sha256=model.artifact_sha256)
     except ArtifactError as error:
         raise Conflict(f"The model cannot be exported: {error.message}", error.errors) from None
     output = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 (the caller closes it)

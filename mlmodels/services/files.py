@@ -1,31 +1,27 @@
-"""Stored files of this app, by their names relative to MEDIA_ROOT, and the one way
-an engine error becomes a service error."""
+"""Removing this app's stored files (by their names in the storage, core.storage), and
+the one way an engine error becomes a service error."""
 
 from __future__ import annotations
 
-import logging
-from pathlib import Path
-
-from django.conf import settings
-
 from core.errors import InvalidInput
-from mlmodels.ml.errors import MLError
-
-logger = logging.getLogger(__name__)
-
-
-def media_path(name: str) -> Path:
-    """The absolute path of a file stored under MEDIA_ROOT by its relative name."""
-    return Path(settings.MEDIA_ROOT) / name
+from core.storage import delete_stored_file, local_copy
+from mlmodels.ml.artifacts import LoadedArtifact, load_artifact
+from mlmodels.ml.errors import ArtifactError, MLError
 
 
 def remove_media_file(name: str) -> None:
-    if not name:
-        return
+    """Delete a stored file (no error when it is missing; a failure is logged)."""
+    delete_stored_file(name)
+
+
+def load_stored_artifact(name: str, *, sha256: str) -> LoadedArtifact:
+    """Load and verify a stored model artifact (through a local copy on S3, removed
+    once loaded); ArtifactError when it is missing, changed or unreadable."""
     try:
-        media_path(name).unlink(missing_ok=True)
-    except OSError:
-        logger.warning("could not remove %s", name, exc_info=True)
+        with local_copy(name) as path:
+            return load_artifact(path, sha256=sha256)
+    except FileNotFoundError:
+        raise ArtifactError("The model file is missing.", {"model": ["the model file is missing"]}) from None
 
 
 def sentence(message: str) -> str:

@@ -11,13 +11,14 @@ from django.conf import settings
 
 from core.jobs.lifecycle import job_progress, job_succeed
 from core.jobs.limits import out_of_memory_message
+from core.storage import local_copy
 from mlmodels.jobs import TRAINING
 from mlmodels.ml import imported
 from mlmodels.ml.errors import MLError
 from mlmodels.ml.model_files import ModelFile
 from mlmodels.ml.schema import FeatureSchema
 from mlmodels.models import TrainedModel
-from mlmodels.services.files import media_path, remove_media_file
+from mlmodels.services.files import remove_media_file
 from mlmodels.services.imports import model_file_format
 from mlmodels.services.training_job import activate_newest, save_model_artifact, training_fail
 
@@ -37,7 +38,9 @@ def import_execute(*, model_id: int) -> TrainedModel:
     upload, artifact_name = model.import_upload, ""
     try:
         try:
-            data = media_path(upload).read_bytes()
+            # Bounded by MODEL_IMPORT_MAX_BYTES, checked when it was uploaded.
+            with local_copy(upload) as path:
+                data = path.read_bytes()
         except OSError:
             training_fail(model_id=model_id, error="The uploaded model file is missing; import it again.")
             return TrainedModel.objects.get(pk=model_id)

@@ -33,9 +33,9 @@ from django.utils import timezone
 from billing.models import LedgerEntry
 from billing.services import account_debit
 from core.errors import InvalidInput, PayloadTooLarge
-from core.files import make_shared_folder, share_file
 from core.idempotency import idempotent_call, idempotent_replay, request_fingerprint
 from core.jobs.lifecycle import job_enqueue, job_submitted
+from core.storage import StagedFile
 from core.units import human_size
 from mlmodels.jobs import TRAINING
 from mlmodels.ml import csvio
@@ -50,7 +50,7 @@ from mlmodels.ml.inputs import frame_from_records, validate_frame
 from mlmodels.ml.model_files import CATBOOST, FORMAT_NAMES, SKOPS, ModelFile, sniff_model_file
 from mlmodels.ml.schema import TASKS
 from mlmodels.models import Algorithm, ModelImportSettings, TrainedModel
-from mlmodels.services.files import invalid_input, media_path, remove_media_file
+from mlmodels.services.files import invalid_input
 
 IDEMPOTENCY_SCOPE = "model-imports"
 CENT = Decimal("0.01")
@@ -292,7 +292,7 @@ def model_import(
     task: Any = None,
     idempotency_key: str | None = None,
 ) -> ImportSubmission:
-    """Import a model file (an upload) for ``user``: stored under MEDIA_ROOT while it is
+    """Import a model file (an upload) for ``user``: stored (core.storage) while it is
     checked (removed again on any refusal: a refused import leaves no file, no row, no
     charge), validated (import_validate), then charged and enqueued (import_submit).
     With an ``idempotency_key`` a retry of the same request gets the first model."""
@@ -304,12 +304,11 @@ def model_import(
     if declared is not None and declared > limit:
         raise too_large(declared, limit)
     relative = f"imports/{user.pk}/{secrets.token_hex(8)}.upload"
-    path = media_path(relative)
-    make_shared_folder(path.parent)
+    staged = StagedFile(relative)
+    path = staged.path
     keep = False
     try:
         digest = _copy(file, path, limit, "file")
-        share_file(path)
         fingerprint = ""
         if idempotency_key:
             fingerprint = request_fingerprint(
@@ -338,6 +337,8 @@ def model_import(
             target=target,
             task=task,
         )
+        # Stored before the charge: a storage failure is a 503 that costs nothing.
+        staged.store()
         created: list[TrainedModel] = []
 
         def submit() -> tuple[int, dict]:
@@ -356,7 +357,8 @@ def model_import(
         return ImportSubmission(model=created[0])
     finally:
         if not keep:
-            remove_media_file(relative)
+            staged.discard()
+        staged.release()
 
 
 def _upload_digest(upload) -> str:

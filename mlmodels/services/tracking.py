@@ -29,11 +29,11 @@ from django.db import DatabaseError, transaction
 
 from core.counters import counter_increment, counter_name
 from core.jobs.queue import enqueue_on_commit
+from core.storage import StorageUnavailable, local_copy
 from mlmodels.ml.artifacts import file_sha256
 from mlmodels.ml.mlflow_client import MlflowTracking, TrackingError, now_ms
 from mlmodels.models import Experiment, TrainedModel
 from mlmodels.services.exports import model_export_mlflow
-from mlmodels.services.files import media_path
 
 logger = logging.getLogger(__name__)
 
@@ -113,8 +113,12 @@ def model_run_contents(model: TrainedModel) -> tuple[dict[str, str], dict[str, f
         "mlservice.artifact_sha256": model.artifact_sha256,
     }
     dataset_file = model.dataset.file.name if model.dataset is not None else ""
-    if dataset_file and media_path(dataset_file).is_file():
-        tags["mlservice.dataset_sha256"] = file_sha256(media_path(dataset_file))
+    if dataset_file:
+        try:
+            with local_copy(dataset_file) as path:
+                tags["mlservice.dataset_sha256"] = file_sha256(path)
+        except (FileNotFoundError, StorageUnavailable):
+            pass  # a tag less; the run is still logged
     if model.experiment_id:
         tags["mlservice.experiment_id"] = str(model.experiment_id)
     return params, metrics, tags

@@ -5,7 +5,6 @@ outside any transaction; every state change is a conditional UPDATE."""
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 import time
 from typing import Any
@@ -13,15 +12,16 @@ from typing import Any
 import pandas as pd
 from django.conf import settings
 
-from core.files import make_shared_folder, shared_file_mode
+from core.files import shared_file_mode
 from core.jobs.lifecycle import SweepReport, job_claim, job_fail, job_progress, job_succeed, job_sweep
 from core.jobs.limits import out_of_memory_message
+from core.storage import StagedFile, local_copy
 from mlmodels.jobs import TRAINING
 from mlmodels.ml import artifacts, csvio, training
 from mlmodels.ml.errors import DatasetError, MLError
 from mlmodels.ml.schema import FeatureSchema
 from mlmodels.models import TrainedModel
-from mlmodels.services.files import media_path, remove_media_file
+from mlmodels.services.files import remove_media_file
 from mlmodels.services.tracking import tracking_enqueue_model
 
 logger = logging.getLogger(__name__)
@@ -66,12 +66,15 @@ def read_dataset_frame(dataset, dataset_name: str) -> pd.DataFrame:
     DatasetError when it was deleted or its file is missing."""
     if dataset is None:
         raise DatasetError(f"The dataset '{dataset_name}' was deleted before the job ran.")
-    path = media_path(dataset.file.name)
-    if not path.exists():
-        raise DatasetError(f"The file of dataset '{dataset.name}' is missing; upload the data again.")
-    table = csvio.read_table(
-        path, max_rows=settings.DATASET_MAX_ROWS, max_columns=settings.DATASET_MAX_COLUMNS
-    )
+    try:
+        with local_copy(dataset.file.name) as path:
+            table = csvio.read_table(
+                path, max_rows=settings.DATASET_MAX_ROWS, max_columns=settings.DATASET_MAX_COLUMNS
+            )
+    except FileNotFoundError:
+        raise DatasetError(
+            f"The file of dataset '{dataset.name}' is missing; upload the data again."
+        ) from None
     return table.frame
 
 
@@ -149,21 +152,21 @@ def save_model_artifact(
     engine) under ``models/<owner>/<id>-<sha prefix>.joblib``: the name carries the
     hash, so a changed file is easy to spot and a new version never overwrites one."""
     folder = f"models/{model.owner_id}"
-    pending = f"{folder}/{model.pk}-{secrets.token_hex(4)}.joblib.pending"
-    make_shared_folder(media_path(folder))
-    info = artifacts.save_artifact(
-        media_path(pending),
-        pipeline=pipeline,
-        feature_schema=feature_schema,
-        algorithm=model.algorithm.key,
-        file_mode=shared_file_mode(),
-    )
-    final = f"{folder}/{model.pk}-{info.sha256[:12]}.joblib"
+    staged = StagedFile(f"{folder}/{model.pk}-{secrets.token_hex(4)}.joblib.pending", suffix=".joblib")
     try:
-        os.replace(media_path(pending), media_path(final))
+        info = artifacts.save_artifact(
+            staged.path,
+            pipeline=pipeline,
+            feature_schema=feature_schema,
+            algorithm=model.algorithm.key,
+            file_mode=shared_file_mode(),
+        )
+        final = staged.store(f"{folder}/{model.pk}-{info.sha256[:12]}.joblib")
     except BaseException:
-        remove_media_file(pending)
+        staged.discard()
         raise
+    finally:
+        staged.release()
     return final, info
 
 

@@ -46,7 +46,19 @@ def test_the_compose_file_has_every_part_and_they_fit_together():
     assert "metrics_token" in web["secrets"]
     for worker in ("worker-1", "worker-2"):
         assert services[worker]["command"] == ["python", "manage.py", "qcluster"]
-        assert services[worker]["volumes"] == web["volumes"]  # the shared media volume
+    # Every stored file is an object in MinIO: the web and the workers share no volume.
+    assert {"minio", "minio-setup"} <= set(services)
+    for name in ("migrate", "web", "worker-1", "worker-2"):
+        app = services[name]
+        assert "volumes" not in app, name
+        assert app["environment"]["STORAGE_URL"].startswith("s3://mlservice?endpoint_url=http://minio:9000")
+        assert app["environment"]["AWS_SECRET_ACCESS_KEY_FILE"] == "/run/secrets/minio_password"
+        assert "minio_password" in app["secrets"]
+        assert "MEDIA_ROOT" not in app["environment"]
+    assert "media" not in compose["volumes"]
+    assert services["migrate"]["depends_on"]["minio-setup"] == {"condition": "service_completed_successfully"}
+    assert services["minio-setup"]["depends_on"]["minio"] == {"condition": "service_healthy"}
+    assert "mc mb --ignore-existing store/mlservice" in services["minio-setup"]["entrypoint"][-1]
     assert "metrics_token" in services["prometheus"]["secrets"]
     assert "./prometheus.yml:/etc/prometheus/prometheus.yml:ro" in services["prometheus"]["volumes"]
     grafana_volumes = services["grafana"]["volumes"]

@@ -106,12 +106,12 @@ def test_download_before_success_is_409(alice_api, classifier, row):
     assert "queued" in response.json()["detail"]
 
 
-def test_a_result_file_that_is_gone_is_a_clear_404(alice_api, alice, classifier, row, settings):
+def test_a_result_file_that_is_gone_is_a_clear_410(alice_api, alice, classifier, row, settings):
     from predictions import tasks
 
     pk = alice_api.post(URL, {"model": classifier.pk, "inputs": row}, format="json").json()["id"]
     tasks.run_prediction(pk)
     (Path(settings.MEDIA_ROOT) / Prediction.objects.get(pk=pk).result_file).unlink()
     response = alice_api.get(f"{URL}{pk}/download/")
-    assert response.status_code == 404
+    assert response.status_code == 410
     assert "no longer available" in response.json()["detail"]

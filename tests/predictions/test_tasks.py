@@ -36,14 +36,14 @@ def submit_json(user, model, inputs) -> Prediction:
 def stored_csv(settings, user, text: str) -> StoredCsv:
     import hashlib
 
+    from core.storage import StagedFile
+
     token = new_token()
-    relative = input_relative_path(owner_id=user.pk, token=token)
-    path = Path(settings.MEDIA_ROOT) / relative
-    path.parent.mkdir(parents=True, exist_ok=True)
+    staged = StagedFile(input_relative_path(owner_id=user.pk, token=token))
+    path = staged.path
     path.write_text(text)
     return StoredCsv(
-        path=path,
-        relative_path=relative,
+        staged=staged,
         token=token,
         name="rows.csv",
         size=path.stat().st_size,
