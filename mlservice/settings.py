@@ -141,6 +141,8 @@ MIDDLEWARE = [
     "core.middleware.RefuseOversizedBodyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "core.middleware.ApiJsonErrorsMiddleware",
+    # After the response: this web process's CPU and memory for /metrics (every 15 s at most).
+    "monitoring.middleware.ProcessReportMiddleware",
 ]
 
 ROOT_URLCONF = "mlservice.urls"

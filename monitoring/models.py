@@ -67,3 +67,22 @@ class PredictionTally(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["model", "key"], name="one_tally_per_model_key")]
+
+
+class ProcessSample(models.Model):
+    """The CPU time and resident memory of one web or worker process, as it last reported
+    them (monitoring.processes). Rows, not Prometheus' multiprocess files: the workers
+    run in other containers or machines than the web that answers /metrics."""
+
+    role = models.CharField(max_length=16)  # web or worker
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    cpu_seconds = models.FloatField(default=0.0)
+    resident_bytes = models.BigIntegerField(default=0)
+    started_at = models.DateTimeField()
+    updated_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["host", "pid", "role"], name="one_sample_per_process"),
+        ]

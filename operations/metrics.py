@@ -45,6 +45,7 @@ from core.http_metrics import MULTIPROCESS
 from core.jobs import counts
 from mlmodels.jobs import EXPERIMENT, TRAINING
 from mlmodels.services.tracking import TRACKING_COUNTER
+from monitoring.processes import live_processes
 from monitoring.selectors import class_label, monitoring_figures
 from monitoring.services import MONITORING_ERRORS
 from operations import selectors
@@ -301,7 +302,28 @@ def _monitoring_families(series: selectors.Series, *, private_names: bool) -> li
         "never failing the job.",
     )
     errors.add_metric([], sum(value for _, value in series.get(MONITORING_ERRORS, [])))
-    return [predicted_class, predicted_value, psi_max, errors]
+    return [predicted_class, predicted_value, psi_max, errors, *_process_families()]
+
+
+def _process_families() -> list[Metric]:
+    """CPU and memory of every web and worker process heard from lately
+    (monitoring.processes), whichever machine it runs on."""
+    labels = ["role", "host", "pid"]
+    cpu = CounterMetricFamily(
+        "mlservice_process_cpu_seconds",
+        "CPU time (user + system) used by a web or worker process.",
+        labels=labels,
+    )
+    memory = GaugeMetricFamily(
+        "mlservice_process_resident_memory_bytes",
+        "Resident memory of a web or worker process.",
+        labels=labels,
+    )
+    for sample in live_processes():
+        values = [sample.role, sample.host, str(sample.pid)]
+        cpu.add_metric(values, sample.cpu_seconds)
+        memory.add_metric(values, sample.resident_bytes)
+    return [cpu, memory]
 
 
 def _database_families(*, private_names: bool) -> list[Metric]:

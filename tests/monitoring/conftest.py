@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from predictions.models import Prediction
 from predictions.tasks import run_prediction
-from tests.observability.conftest import _metrics_not_reused, scrape  # noqa: F401  (fixtures)
+from tests.observability.conftest import _metrics_not_reused, scrape, worker_queue  # noqa: F401  (fixtures)
 
 COLORS = ["red", "green", "blue"]
 COLOR_SHARES = [0.5, 0.3, 0.2]
