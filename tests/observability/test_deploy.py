@@ -101,6 +101,50 @@ def test_the_dashboard_asks_only_for_metrics_that_are_served(db, scrape):
             assert panel["fieldConfig"]["defaults"]["custom"]["axisLabel"], panel["title"]
 
 
+def _monitoring_panels(dashboard: dict) -> list[dict]:
+    """The panels of the monitoring row (issue 16): every panel after its row header
+    up to the next row."""
+    panels = dashboard["panels"]
+    start = next(
+        i
+        for i, panel in enumerate(panels)
+        if panel["type"] == "row" and "monitoring" in panel["title"].lower()
+    )
+    rest = panels[start + 1 :]
+    end = next((i for i, panel in enumerate(rest) if panel["type"] == "row"), len(rest))
+    return rest[:end]
+
+
+def test_the_monitoring_panels_show_metrics_a_real_prediction_produces(alice, alice_api, scrape):
+    # A classifier and a regressor trained and used through the real services and task.
+    from tests.monitoring.conftest import draw, predict_csv, train
+
+    classifier = train(alice)
+    regressor = train(alice, task="regression", name="valued")
+    predict_csv(alice_api, classifier, draw(250, seed=60, shift_x=1.0))
+    predict_csv(alice_api, regressor, draw(30, seed=61))
+    served = scrape()
+
+    dashboard = json.loads((DEPLOY / "grafana/dashboards/mlservice.json").read_text())
+    panels = _monitoring_panels(dashboard)
+    titles = " | ".join(panel["title"] for panel in panels).lower()
+    for topic in ("predicted class", "drift", "predicted values", "cpu", "memory"):
+        assert topic in titles, topic
+    for panel in panels:
+        # Each expression names metrics that now have samples, not only a HELP line.
+        for target in panel["targets"]:
+            for name in re.findall(r"\bmlservice_[a-z_]+\b", target["expr"]):
+                assert any(sample.name == name and sample.value > 0 for sample in served.samples), (
+                    panel["title"],
+                    name,
+                )
+        if panel["type"] == "timeseries":
+            assert panel["fieldConfig"]["defaults"]["custom"]["axisLabel"], panel["title"]
+    # Their own ids, apart from the panels above (the other rows are merged separately).
+    ids = [panel["id"] for panel in dashboard["panels"]]
+    assert len(ids) == len(set(ids))
+
+
 def test_the_readme_names_only_metrics_that_are_served(db, scrape):
     documented = set(re.findall(r"`(mlservice_[a-z_]+)`", (DEPLOY / "README.md").read_text()))
     served = served_names(scrape().text)
