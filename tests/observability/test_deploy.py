@@ -57,6 +57,18 @@ def test_the_compose_file_has_every_part_and_they_fit_together():
     assert (DEPLOY / "Dockerfile").exists()
 
 
+def test_the_loadgen_service_is_off_unless_its_profile_is_asked_for():
+    services = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())["services"]
+    loadgen = services["loadgen"]
+    assert loadgen["profiles"] == ["loadgen"]
+    assert loadgen["command"] == ["python", "deploy/loadgen.py"]
+    assert (BASE_DIR / loadgen["command"][1]).exists()
+    assert loadgen["environment"]["LOADGEN_URL"] == "http://web:8000"
+    assert float(loadgen["environment"]["LOADGEN_RATE"]) <= 20
+    # Every other service runs without a profile.
+    assert [name for name, service in services.items() if "profiles" in service] == ["loadgen"]
+
+
 def test_prometheus_scrapes_the_web_with_the_token():
     config = yaml.safe_load((DEPLOY / "prometheus.yml").read_text())
     [job] = [job for job in config["scrape_configs"] if job["job_name"] == "mlservice"]
