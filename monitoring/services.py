@@ -8,7 +8,9 @@ waiting request."""
 
 from __future__ import annotations
 
+import bisect
 import logging
+import math
 from collections import Counter
 from typing import Any
 
@@ -34,6 +36,8 @@ REFERENCE_MAX_ROWS = 100_000
 # The stored worst PSI is recomputed once this share of the sample changed.
 PSI_REFRESH_SHARE = 0.05
 PREDICTION_COLUMN = "prediction"
+# Chunks up to this many rows are observed in plain Python (see _observe_few).
+FEW_ROWS = 1000
 
 
 def _count_failure(what: str, model_id: int) -> None:
@@ -134,30 +138,58 @@ class PredictionObserver:
         except Exception:
             self._fail("sampling a prediction")
 
-    def _observe(self, coerced: pd.DataFrame, predicted: pd.DataFrame) -> None:
-        values = predicted[PREDICTION_COLUMN]
+    def _observe_few(self, coerced: pd.DataFrame, predicted: pd.DataFrame) -> None:
+        # A few rows (JSON input): plain Python, since each pandas call costs more than
+        # the rows themselves; a one-row prediction pays tens of microseconds.
+        labels = predicted[PREDICTION_COLUMN].tolist()
+        inputs = coerced if list(coerced.columns) == self.names else coerced[self.names]
+        rows = [[_plain(value) for value in row] for row in inputs.to_numpy(dtype=object).tolist()]
         if self.task == "classification":
-            labels = values.astype(str).map(self.positions)
-            outputs = [None if position != position else int(position) for position in labels.tolist()]
+            outputs = [self.positions.get(str(_plain(label))) for label in labels]
             self.tallies.update(
                 distributions.class_key(position) for position in outputs if position is not None
             )
         else:
-            numbers = values.to_numpy(dtype="float64")
-            present = numbers[np.isfinite(numbers)]
+            outputs = [_plain(label) for label in labels]
+            present = [value for value in outputs if value is not None and math.isfinite(value)]
+            for value in present:
+                self.tallies[f"b{bisect.bisect_left(self.edges, value)}"] += 1
+            self.value_sum += math.fsum(present)
+        self.sample.offer(len(rows), lambda positions: [[rows[i], outputs[i]] for i in positions.tolist()])
+
+    def _observe(self, coerced: pd.DataFrame, predicted: pd.DataFrame) -> None:
+        if len(predicted) <= FEW_ROWS:
+            self._observe_few(coerced, predicted)
+            return
+        # Vectorised: a 100,000-row chunk costs milliseconds, not a Python loop per row.
+        values = predicted[PREDICTION_COLUMN]
+        if self.task == "classification":
+            codes, uniques = pd.factorize(values, use_na_sentinel=True)
+            # The class position of each distinct label (-1: not one of the classes).
+            known = np.array([self.positions.get(str(_plain(label)), -1) for label in uniques] + [-1])
+            outputs = known[codes]  # code -1 (missing) picks the trailing -1
+            counted = np.bincount(outputs[outputs >= 0], minlength=0)
+            for position, count in enumerate(counted.tolist()):
+                if count:
+                    self.tallies[distributions.class_key(position)] += count
+        else:
+            outputs = values.to_numpy(dtype="float64")
+            present = outputs[np.isfinite(outputs)]
             buckets = np.searchsorted(np.asarray(self.edges), present, side="left")
             for bucket, count in enumerate(np.bincount(buckets, minlength=len(self.edges) + 1).tolist()):
                 if count:
                     self.tallies[f"b{bucket}"] += count
             self.value_sum += float(present.sum())
-            outputs = [_plain(number) for number in numbers.tolist()]
         inputs = coerced[self.names]
 
         def rows_at(positions: np.ndarray) -> list[list[Any]]:
             picked = inputs.iloc[positions].to_numpy(dtype=object).tolist()
+            predictions = outputs[positions].tolist()
+            if self.task == "classification":
+                predictions = [None if position < 0 else position for position in predictions]
             return [
-                [[_plain(value) for value in row], outputs[position]]
-                for row, position in zip(picked, positions.tolist(), strict=True)
+                [[_plain(value) for value in row], _plain(prediction)]
+                for row, prediction in zip(picked, predictions, strict=True)
             ]
 
         self.sample.offer(len(inputs), rows_at)
