@@ -1,7 +1,8 @@
 """CPU and memory of every web and worker process, for /metrics: each process writes
-its own row at most every ``REPORT_SECONDS`` (the web after a request, a worker when it
-starts and after each task), and a scrape reads the rows of processes heard from within
-``STALE_SECONDS``. prometheus_client's process collector covers only the process that
+its own row at most every ``REPORT_SECONDS`` (the web after a request other than a
+scrape, a worker when it starts and after each task), and a scrape reads the rows of
+processes heard from within ``STALE_SECONDS``, plus its own process's figures of the
+moment. prometheus_client's process collector covers only the process that
 answers the scrape; these rows cover every process on every machine.
 
 Never raises: a metric must not fail a request or a task."""
@@ -81,6 +82,26 @@ def process_report(*, role: str, force: bool = False) -> None:
         logger.exception("process sample not written")
 
 
-def live_processes() -> list[ProcessSample]:
+def live_processes(*, answering_role: str = "web") -> list[ProcessSample]:
+    """The processes heard from within STALE_SECONDS, and the answering process with
+    its figures of this moment (read, not written: a scrape writes nothing)."""
     since = timezone.now() - timedelta(seconds=STALE_SECONDS)
-    return list(ProcessSample.objects.filter(updated_at__gte=since).order_by("role", "host", "pid"))
+    host, pid = socket.gethostname()[:255], os.getpid()
+    rows = [
+        row
+        for row in ProcessSample.objects.filter(updated_at__gte=since)
+        if (row.host, row.pid, row.role) != (host, pid, answering_role)
+    ]
+    now = timezone.now()
+    rows.append(
+        ProcessSample(
+            role=answering_role,
+            host=host,
+            pid=pid,
+            cpu_seconds=cpu_seconds(),
+            resident_bytes=resident_bytes(),
+            started_at=_state["started"] or now,
+            updated_at=now,
+        )
+    )
+    return sorted(rows, key=lambda row: (row.role, row.host, row.pid))

@@ -53,10 +53,11 @@ class PredictionDistributionSerializer(serializers.Serializer):
 
 class DriftSerializer(serializers.Serializer):
     model = serializers.IntegerField()
-    status = serializers.ChoiceField(
-        choices=["ready", "too_few_rows", "no_reference"],
-        help_text="ready: `features` holds the drift; too_few_rows: fewer sampled rows than `window.minimum_rows`; "
-        "no_reference: the model kept no training reference (imported, or trained before drift was measured).",
+    # A plain string, not an enum: drf-spectacular would clash with the other "status" enums.
+    status = serializers.CharField(
+        help_text="`ready`: `features` holds the drift; `too_few_rows`: fewer sampled rows than "
+        "`window.minimum_rows`; `no_reference`: the model kept no training reference (imported, or "
+        "trained before drift was measured)."
     )
     detail = serializers.CharField(help_text="What the status means for this model, in words.")
     psi_max = serializers.FloatField(allow_null=True)

@@ -83,15 +83,11 @@ def training_reference_record(*, model_id: int, frame: pd.DataFrame, schema: Fea
 
 # --- After each prediction ---------------------------------------------------------------------
 
-# A regressor's histogram bounds never change once it is ready: one read per process.
-_value_edges: dict[int, list[float]] = {}
-
 
 def _edges_for(model_id: int) -> list[float]:
-    if model_id not in _value_edges:
-        target = TrainingReference.objects.filter(model_id=model_id).values_list("target", flat=True).first()
-        _value_edges[model_id] = distributions.value_edges(target)
-    return _value_edges[model_id]
+    """A regressor's histogram bounds: one small read per prediction."""
+    target = TrainingReference.objects.filter(model_id=model_id).values_list("target", flat=True).first()
+    return distributions.value_edges(target)
 
 
 def _plain(value: Any) -> Any:

@@ -45,7 +45,7 @@ from core.http_metrics import MULTIPROCESS
 from core.jobs import counts
 from mlmodels.jobs import EXPERIMENT, TRAINING
 from mlmodels.services.tracking import TRACKING_COUNTER
-from monitoring.processes import live_processes, process_report
+from monitoring.processes import live_processes
 from monitoring.selectors import class_label, monitoring_figures
 from monitoring.services import MONITORING_ERRORS
 from operations import selectors
@@ -308,8 +308,7 @@ def _monitoring_families(series: selectors.Series, *, private_names: bool) -> li
 def _process_families() -> list[Metric]:
     """CPU and memory of every web and worker process heard from lately
     (monitoring.processes), whichever machine it runs on; the answering process
-    reports itself first, so its own figures are of this scrape."""
-    process_report(role="web", force=True)
+    with its figures of this scrape."""
     labels = ["role", "host", "pid"]
     cpu = CounterMetricFamily(
         "mlservice_process_cpu_seconds",

@@ -4,7 +4,6 @@ reports PSI per feature, unknown categories and the change in missing rate."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from monitoring.models import PredictionSample, PredictionSampleRow, TrainingReference
@@ -121,7 +120,14 @@ def test_bob_gets_a_404_even_for_a_public_model_and_staff_see_it(alice_api, bob_
     response = bob_api.get(f"/api/v1/models/{classifier.pk}/drift/")
     assert response.status_code == 404 and "detail" in response.json()
     assert staff_api.get(f"/api/v1/models/{classifier.pk}/drift/").status_code == 200
-    assert np.isfinite(drift_of(alice_api, classifier)["window"]["capacity"])
+    assert drift_of(alice_api, classifier)["model"] == classifier.pk
+
+
+def test_a_model_that_is_not_ready_has_no_drift_yet(alice_api, classifier):
+    classifier.status = "running"
+    classifier.save(update_fields=["status"])
+    response = alice_api.get(f"/api/v1/models/{classifier.pk}/drift/")
+    assert response.status_code == 409 and "only a ready model" in response.json()["detail"]
 
 
 def test_the_drift_answer_is_in_the_openapi_schema(alice_api):
