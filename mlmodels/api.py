@@ -36,6 +36,7 @@ from mlmodels.serializers import (
     TrainRequestSerializer,
 )
 from mlmodels.services.datasets import too_large_error
+from monitoring.serializers import DriftSerializer
 from webhooks.api import deliveries_answer
 from webhooks.models import Resource
 from webhooks.selectors import webhook_deliveries_for_job
@@ -349,6 +350,26 @@ class TrainedModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         serializer.is_valid(raise_exception=True)
         model = services.model_update(model=model, by=request.user, **serializer.validated_data)
         return Response(self._render(model))
+
+    @extend_schema(
+        summary="Input drift and prediction distribution (owner or staff)",
+        responses={200: DriftSerializer, **ERROR_RESPONSES},
+    )
+    @action(detail=True, methods=["get"])
+    def drift(self, request, pk=None):
+        """How far the inputs of the model's recent predictions moved from its training
+        data: per feature the population stability index (PSI, on the training deciles
+        for numbers, on the categories plus `unknown` and `missing` for the others),
+        the share of unknown categories and the change in missing rate, worst first;
+        and the share of each predicted class (or a histogram of predicted values)
+        against the training target. The recent rows are a uniform sample (at most
+        `window.capacity`) of every row predicted since the model became ready.
+        `status` is `too_few_rows` until `window.minimum_rows` rows were predicted.
+        Owner or staff only: for anyone else, a public model's drift too is a 404 (it
+        tells about its users' data). 409 while the model is not ready."""
+        model = selectors.model_get_owned(user=request.user, pk=pk)
+        report = selectors.model_drift(model=model)
+        return Response(DriftSerializer(report).data)
 
     @extend_schema(
         summary="Export as an MLflow model (zip)",

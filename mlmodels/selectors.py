@@ -12,9 +12,11 @@ from django.db.models.functions import Cast
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from core.errors import InvalidInput
+from core.errors import Conflict, InvalidInput
 from mlmodels.ml.crossval import GREATER_IS_BETTER
 from mlmodels.models import Algorithm, Dataset, Experiment, ExperimentTrial, TrainedModel
+from monitoring import selectors as monitoring_selectors
+from monitoring.selectors import DriftReport
 
 
 def dataset_list_for_user(*, user) -> QuerySet[Dataset]:
@@ -164,6 +166,17 @@ def model_prediction_refusal(*, user, model: TrainedModel) -> str | None:
     if not model.is_active and model.owner_id != user.pk:
         return f"Model {model} is not the active version of {model.name}; predict with the active version."
     return None
+
+
+def model_drift(*, model: TrainedModel) -> DriftReport:
+    """The drift report of a model the caller may change (model_get_owned decides who):
+    Conflict until it is ready."""
+    if model.status != TrainedModel.Status.READY or not model.feature_schema:
+        raise Conflict(f"Model {model} is {model.status}; only a ready model has drift figures.")
+    schema = model.feature_schema
+    return monitoring_selectors.model_drift(
+        model_id=model.pk, task=schema.get("task", ""), classes=schema.get("classes")
+    )
 
 
 def model_versions(*, model: TrainedModel, user) -> QuerySet[TrainedModel]:

@@ -124,6 +124,11 @@ class FeatureSerializer(serializers.Serializer):
     name = serializers.CharField()
     kind = serializers.CharField()
     categories = serializers.ListField(child=serializers.CharField(), allow_null=True)
+    # From the training data, as the model page shows them (absent for models trained
+    # before they were kept): a typical value, and a number's range.
+    example = serializers.JSONField(required=False, allow_null=True)
+    minimum = serializers.FloatField(required=False, allow_null=True)
+    maximum = serializers.FloatField(required=False, allow_null=True)
 
 
 class TrainedModelSerializer(serializers.ModelSerializer):

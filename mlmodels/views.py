@@ -26,6 +26,7 @@ from mlmodels.api import refuse_oversized_upload
 from mlmodels.forms import HP_PREFIX, DatasetUploadForm, ModelFilterForm, ModelSettingsForm, TrainForm
 from mlmodels.ml import metrics as ml_metrics
 from mlmodels.models import Dataset, TrainedModel
+from monitoring.serializers import DriftSerializer
 from webhooks.models import Resource
 from webhooks.selectors import webhook_deliveries_for_job
 
@@ -362,6 +363,10 @@ def _render_model_detail(request, model: TrainedModel, settings_form=None, statu
     if settings_form is None and can_change:
         settings_form = ModelSettingsForm(model=model, user=request.user)
     card = selectors.model_card(model=model) if model.status == TrainedModel.Status.READY else None
+    # Drift tells about the data of the model's users: its owner and staff only.
+    drift = None
+    if can_change and model.status == TrainedModel.Status.READY and model.feature_schema:
+        drift = DriftSerializer(selectors.model_drift(model=model)).data
     return render(
         request,
         "mlmodels/model_detail.html",
@@ -374,6 +379,10 @@ def _render_model_detail(request, model: TrainedModel, settings_form=None, statu
             "confusion": _confusion_rows(metrics.get("confusion_matrix") or {}),
             "baseline": ml_metrics.majority_baseline(metrics.get("confusion_matrix") or {}),
             "card": card,
+            "drift": drift,
+            "prediction_chart": [{"name": "Predictions", "bins": drift["predictions"]["bins"]}]
+            if drift and drift["predictions"]
+            else [],
             # "Try the example" sends the example row as the predict page's JSON input.
             "example_json": json.dumps(card.example) if card and card.example else "",
             "example_key": uuid.uuid4().hex,

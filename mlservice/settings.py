@@ -122,6 +122,7 @@ INSTALLED_APPS = [
     "mlmodels",
     "predictions",
     "webhooks",
+    "monitoring",
     "operations",
 ]
 
@@ -141,6 +142,8 @@ MIDDLEWARE = [
     "core.middleware.RefuseOversizedBodyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "core.middleware.ApiJsonErrorsMiddleware",
+    # After the response: this web process's CPU and memory for /metrics (every 15 s at most).
+    "monitoring.middleware.ProcessReportMiddleware",
 ]
 
 ROOT_URLCONF = "mlservice.urls"
@@ -300,6 +303,10 @@ FILE_UPLOAD_TEMP_DIR = None
 MODEL_CACHE_SIZE = env_int("MODEL_CACHE_SIZE", 8, minimum=1)
 # Rows scored per chunk of a CSV prediction: bounds worker memory whatever the file size.
 PREDICTION_CHUNK_ROWS = env_int("PREDICTION_CHUNK_ROWS", 100_000, minimum=100)
+# Input drift (monitoring/): rows of recent predictions kept per model (a uniform
+# sample, Algorithm R), and how many a drift figure needs before it means anything.
+DRIFT_SAMPLE_ROWS = env_int("DRIFT_SAMPLE_ROWS", 2000, minimum=10)
+DRIFT_MIN_ROWS = env_int("DRIFT_MIN_ROWS", 200, minimum=1)
 # JSON predictions up to this many rows keep their results inline in the database.
 PREDICTION_INLINE_ROWS = env_int("PREDICTION_INLINE_ROWS", 1000, minimum=1)
 # A job still queued this long after it was enqueued is assumed lost (Redis has no

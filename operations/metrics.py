@@ -45,6 +45,9 @@ from core.http_metrics import MULTIPROCESS
 from core.jobs import counts
 from mlmodels.jobs import EXPERIMENT, TRAINING
 from mlmodels.services.tracking import TRACKING_COUNTER
+from monitoring.processes import live_processes
+from monitoring.selectors import class_label, monitoring_figures
+from monitoring.services import MONITORING_ERRORS
 from operations import selectors
 from operations.health import broker_for_checks, live_clusters
 from predictions.jobs import PREDICTION
@@ -272,14 +275,91 @@ def _by_labels(item: tuple[dict[str, str], int]) -> list[tuple[str, str]]:
     return sorted(item[0].items())
 
 
+def _monitoring_families(series: selectors.Series, *, private_names: bool) -> list[Metric]:
+    """What each model predicted and how far its inputs drifted (monitoring's running
+    tallies and stored worst PSI, written by the workers). A private model's name and
+    class names only with the token; its id and class positions otherwise."""
+    figures = monitoring_figures()
+    ids = [figure.model_id for figure in figures]
+    names = selectors.model_names(ids, private=private_names)
+    classes = selectors.model_classes(ids)
+    predicted_class = CounterMetricFamily(
+        "mlservice_predicted_class",
+        "Rows predicted per class, by classifier (past 50 classes a model's others count as 'other').",
+        labels=["model_id", "model", "class"],
+    )
+    predicted_value = _histogram_family(
+        "mlservice_predicted_value",
+        "Values predicted by regressors; the buckets are each model's training-target deciles.",
+        ["model_id", "model"],
+    )
+    psi_max = GaugeMetricFamily(
+        "mlservice_model_drift_psi_max",
+        "Population stability index of the model's most drifted feature, recent predictions against "
+        "training data (0.1: moderate, 0.25: large); only once DRIFT_MIN_ROWS rows were sampled.",
+        labels=["model_id", "model"],
+    )
+    for figure in figures:
+        model_id = str(figure.model_id)
+        model = [model_id, names.get(figure.model_id, model_id)]
+        if "sum" in figure.tallies:
+            counts = [
+                figure.tallies.get(f"b{bucket}", (0, 0.0))[0] for bucket in range(len(figure.value_edges) + 1)
+            ]
+            cumulative = [sum(counts[: bucket + 1]) for bucket in range(len(counts))]
+            buckets = [
+                (_le(edge), count) for edge, count in zip(figure.value_edges, cumulative, strict=False)
+            ]
+            buckets.append(("+Inf", cumulative[-1]))
+            predicted_value.add_metric(model, buckets, figure.tallies["sum"][1])
+        else:
+            shown = figure.model_id in names
+            for key, (count, _) in sorted(figure.tallies.items()):
+                label = class_label(key, classes.get(figure.model_id, [])) if shown else key
+                predicted_class.add_metric([*model, label], count)
+        if figure.psi_max is not None:
+            psi_max.add_metric(model, figure.psi_max)
+    errors = CounterMetricFamily(
+        "mlservice_monitoring_errors",
+        "Failures of drift monitoring (sampling a prediction, keeping a training reference): logged, "
+        "never failing the job.",
+    )
+    errors.add_metric([], sum(value for _, value in series.get(MONITORING_ERRORS, [])))
+    return [predicted_class, predicted_value, psi_max, errors, *_process_families()]
+
+
+def _process_families() -> list[Metric]:
+    """CPU and memory of every web and worker process heard from lately
+    (monitoring.processes), whichever machine it runs on; the answering process
+    with its figures of this scrape."""
+    labels = ["role", "host", "pid"]
+    cpu = CounterMetricFamily(
+        "mlservice_process_cpu_seconds",
+        "CPU time (user + system) used by a web or worker process.",
+        labels=labels,
+    )
+    memory = GaugeMetricFamily(
+        "mlservice_process_resident_memory_bytes",
+        "Resident memory of a web or worker process.",
+        labels=labels,
+    )
+    for sample in live_processes():
+        values = [sample.role, sample.host, str(sample.pid)]
+        cpu.add_metric(values, sample.cpu_seconds)
+        memory.add_metric(values, sample.resident_bytes)
+    return [cpu, memory]
+
+
 def _database_families(*, private_names: bool) -> list[Metric]:
-    """Five queries whatever the size of the tables: the shared counters, the names of
-    the models they mention, and the jobs queued or running now (one per kind)."""
+    """Eight queries whatever the size of the tables: the shared counters, the names of
+    the models they mention, the jobs queued or running now (one per kind), and
+    monitoring's tallies, samples and references."""
     series = selectors.counter_series()
     return (
         _jobs_families(series, private_names=private_names)
         + _histogram_families(series)
         + _ledger_and_cache_families(series)
+        + _monitoring_families(series, private_names=private_names)
     )
 
 

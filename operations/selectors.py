@@ -176,6 +176,15 @@ def model_names(model_ids: Iterable[int], *, private: bool) -> dict[int, str]:
     return {pk: f"{name} v{version}" for pk, name, version in models.values_list("pk", "name", "version")}
 
 
+def model_classes(model_ids: Iterable[int]) -> dict[int, list]:
+    """The classes of each classifier among ``model_ids`` (feature schema order): one query."""
+    models = TrainedModel.objects.filter(pk__in=set(model_ids))
+    return {
+        pk: list((schema or {}).get("classes") or [])
+        for pk, schema in models.values_list("pk", "feature_schema")
+    }
+
+
 def jobs_in_flight() -> list[dict]:
     """Jobs queued or running now: ``[{"kind", "status", "count"}]`` (a small GROUP BY
     per kind over the status index)."""

@@ -42,6 +42,7 @@ from mlmodels.ml.scoring import (
 )
 from mlmodels.models import TrainedModel
 from mlmodels.services.files import load_stored_artifact
+from monitoring.services import PredictionObserver
 from predictions import services
 from predictions.coerced import coerced_from_json
 from predictions.jobs import PREDICTION
@@ -139,7 +140,9 @@ def _write_json_result(path: Path, header: list[str], rows: list[list[Any]]) -> 
         raise
 
 
-def _score_json(prediction: Prediction, artifact: LoadedArtifact, result_path: Path) -> dict[str, Any]:
+def _score_json(
+    prediction: Prediction, artifact: LoadedArtifact, result_path: Path, observer: PredictionObserver
+) -> dict[str, Any]:
     schema = artifact.feature_schema
     records = prediction.inputs
     # Checked and coerced at submit; coerce again only if what was stored does not fit.
@@ -149,6 +152,7 @@ def _score_json(prediction: Prediction, artifact: LoadedArtifact, result_path: P
     started = time.perf_counter()
     predicted = predict_frame(artifact.pipeline, coerced, schema)
     scoring_seconds = time.perf_counter() - started
+    observer.observe(coerced, predicted)
     results = None
     if len(records) <= settings.PREDICTION_INLINE_ROWS:
         results = records_from_predictions(predicted, schema)
@@ -167,7 +171,9 @@ def _score_json(prediction: Prediction, artifact: LoadedArtifact, result_path: P
     return {"results": results, "scoring_seconds": scoring_seconds}
 
 
-def _score_csv(prediction: Prediction, artifact: LoadedArtifact, result_path: Path) -> dict[str, Any]:
+def _score_csv(
+    prediction: Prediction, artifact: LoadedArtifact, result_path: Path, observer: PredictionObserver
+) -> dict[str, Any]:
     make_shared_folder(result_path.parent)
 
     def progress(rows_done: int, total_rows: int) -> None:
@@ -185,6 +191,7 @@ def _score_csv(prediction: Prediction, artifact: LoadedArtifact, result_path: Pa
             progress=progress,
             total_rows=prediction.rows,
             file_mode=shared_file_mode(),
+            observe=observer.observe,
         )
     return {"results": None, "scoring_seconds": summary.scoring_seconds}
 
@@ -223,10 +230,12 @@ def run_prediction(prediction_id: int) -> str:
     cache_hit = None
     try:
         artifact, cache_hit = loaded_model(prediction.model)
+        # Samples the inputs and counts the outputs for drift and /metrics; never raises.
+        observer = PredictionObserver(model_id=prediction.model_id, schema=artifact.feature_schema)
         if prediction.input_kind == Prediction.InputKind.JSON:
-            outcome = _score_json(prediction, artifact, result_path)
+            outcome = _score_json(prediction, artifact, result_path, observer)
         else:
-            outcome = _score_csv(prediction, artifact, result_path)
+            outcome = _score_csv(prediction, artifact, result_path, observer)
         relative = result.store()
     except JobTakenAway:
         result.discard()
@@ -246,4 +255,6 @@ def run_prediction(prediction_id: int) -> str:
     if not succeeded:
         result.discard()
         return f"prediction {prediction_id} was failed by the sweep before it finished"
+    # After the job succeeded: a waiting request has its answer already.
+    observer.record()
     return f"prediction {prediction_id} succeeded"

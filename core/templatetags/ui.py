@@ -92,3 +92,16 @@ def metric(metrics, key):
     if value is None:
         return "—"
     return f"{float(value):.3f}"
+
+
+@register.filter
+def share(value, signed=""):
+    """A fraction as a percentage with one decimal (0.123 → "12.3 %"); ``share:"signed"``
+    adds the sign of a change ("+4.0 points")."""
+    try:
+        percent = float(value) * 100
+    except (TypeError, ValueError):
+        return "—"
+    if signed:
+        return f"{percent:+.1f} points"
+    return f"{percent:.1f} %"

@@ -218,6 +218,7 @@ def score_csv(
     progress: Callable[[int, int], None] | None = None,
     total_rows: int | None = None,
     file_mode: int | None = None,
+    observe: Callable[[pd.DataFrame, pd.DataFrame], None] | None = None,
 ) -> ScoreSummary:
     """Score a CSV file into ``result_path``: every input column as sent (raw text),
     then ``prediction`` and the ``probability_<class>`` columns; text cells that a
@@ -227,6 +228,8 @@ def score_csv(
     failed run never leaves half a result, with ``file_mode`` (else the temporary
     file's private 0600). ``progress(rows_done, total_rows)`` is
     called after each chunk; ``total_rows`` is passed through as given, 0 if unknown.
+    ``observe(coerced, predictions)`` sees each chunk's coerced features and its
+    prediction frame (monitoring samples them); it must not raise.
     The input should have passed ``inputs.validate_csv``; an unreadable value here is
     still refused (InputError) rather than silently imputed.
     """
@@ -279,6 +282,8 @@ def score_csv(
                     )
                 predictions = predict_frame(pipeline, coerced, schema)
                 scoring_seconds += time.perf_counter() - chunk_started
+                if observe is not None:
+                    observe(coerced, predictions)
                 rows_read += table.num_rows
                 if pending is not None:
                     finish(pending)

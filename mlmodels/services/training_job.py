@@ -23,6 +23,7 @@ from mlmodels.ml.schema import FeatureSchema
 from mlmodels.models import TrainedModel
 from mlmodels.services.files import remove_media_file
 from mlmodels.services.tracking import tracking_enqueue_model
+from monitoring.services import training_reference_record
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +105,8 @@ def training_execute(*, model_id: int) -> TrainedModel:
             max_encoded_cells=settings.TRAINING_MAX_ENCODED_CELLS,
             progress=report,
         )
+        # Input drift is measured against the rows in memory now (never fails the job).
+        training_reference_record(model_id=model.pk, frame=frame, schema=result.feature_schema)
         del frame
         report("saving", 97)
         started = time.perf_counter()

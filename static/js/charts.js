@@ -282,6 +282,33 @@
     });
   }
 
+  // Training against recent shares on the same bins (drift: monitoring.distributions).
+  function distributionChart(canvas, item) {
+    if (!item) { return null; }
+    var room = labelRoom(canvas);
+    var labels = item.bins.map(function (bin) { return bin.label; });
+    var suffix = item.psi === undefined ? "" : " · PSI " + formatNumber(item.psi);
+    return new Chart(canvas, {
+      type: "bar",
+      data: {
+        labels: labels.map(function (label) { return shorten(label, room); }),
+        datasets: [
+          { label: "training", data: item.bins.map(function (bin) { return bin.training * 100; }), backgroundColor: GREY },
+          { label: "recent", data: item.bins.map(function (bin) { return bin.recent * 100; }), backgroundColor: BLUE }
+        ]
+      },
+      options: {
+        layout: { padding: PADDING },
+        plugins: {
+          title: columnTitle(canvas, item.name, suffix),
+          legend: { position: "bottom" },
+          tooltip: { callbacks: { title: function (items) { return labels[items[0].dataIndex]; }, label: function (context) { return context.dataset.label + ": " + formatNumber(context.raw) + " %"; } } }
+        },
+        scales: { y: axis("% of rows", { min: 0 }) }
+      }
+    });
+  }
+
   document.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
     var data = readJson(canvas.dataset.source);
     if (!data) { return; }
@@ -293,6 +320,7 @@
       case "importance": importanceChart(canvas, data); break;
       case "roc-compare": rocCompareChart(canvas, data); break;
       case "importance-compare": importanceCompareChart(canvas, data); break;
+      case "distribution": distributionChart(canvas, data[Number(canvas.dataset.index)]); break;
     }
   });
 })();

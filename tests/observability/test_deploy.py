@@ -69,6 +69,18 @@ def test_the_compose_file_has_every_part_and_they_fit_together():
     assert (DEPLOY / "Dockerfile").exists()
 
 
+def test_the_loadgen_service_is_off_unless_its_profile_is_asked_for():
+    services = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())["services"]
+    loadgen = services["loadgen"]
+    assert loadgen["profiles"] == ["loadgen"]
+    assert loadgen["command"] == ["python", "deploy/loadgen.py"]
+    assert (BASE_DIR / loadgen["command"][1]).exists()
+    assert loadgen["environment"]["LOADGEN_URL"] == "http://web:8000"
+    assert float(loadgen["environment"]["LOADGEN_RATE"]) <= 20
+    # Every other service runs without a profile.
+    assert [name for name, service in services.items() if "profiles" in service] == ["loadgen"]
+
+
 def test_prometheus_scrapes_the_web_with_the_token():
     config = yaml.safe_load((DEPLOY / "prometheus.yml").read_text())
     [job] = [job for job in config["scrape_configs"] if job["job_name"] == "mlservice"]
@@ -111,6 +123,50 @@ def test_the_dashboard_asks_only_for_metrics_that_are_served(db, scrape):
     for panel in dashboard["panels"]:
         if panel["type"] == "timeseries":
             assert panel["fieldConfig"]["defaults"]["custom"]["axisLabel"], panel["title"]
+
+
+def _monitoring_panels(dashboard: dict) -> list[dict]:
+    """The panels of the monitoring row (issue 16): every panel after its row header
+    up to the next row."""
+    panels = dashboard["panels"]
+    start = next(
+        i
+        for i, panel in enumerate(panels)
+        if panel["type"] == "row" and "monitoring" in panel["title"].lower()
+    )
+    rest = panels[start + 1 :]
+    end = next((i for i, panel in enumerate(rest) if panel["type"] == "row"), len(rest))
+    return rest[:end]
+
+
+def test_the_monitoring_panels_show_metrics_a_real_prediction_produces(alice, alice_api, scrape):
+    # A classifier and a regressor trained and used through the real services and task.
+    from tests.monitoring.conftest import draw, predict_csv, train
+
+    classifier = train(alice)
+    regressor = train(alice, task="regression", name="valued")
+    predict_csv(alice_api, classifier, draw(250, seed=60, shift_x=1.0))
+    predict_csv(alice_api, regressor, draw(30, seed=61))
+    served = scrape()
+
+    dashboard = json.loads((DEPLOY / "grafana/dashboards/mlservice.json").read_text())
+    panels = _monitoring_panels(dashboard)
+    titles = " | ".join(panel["title"] for panel in panels).lower()
+    for topic in ("predicted class", "drift", "predicted values", "cpu", "memory"):
+        assert topic in titles, topic
+    for panel in panels:
+        # Each expression names metrics that now have samples, not only a HELP line.
+        for target in panel["targets"]:
+            for name in re.findall(r"\bmlservice_[a-z_]+\b", target["expr"]):
+                assert any(sample.name == name and sample.value > 0 for sample in served.samples), (
+                    panel["title"],
+                    name,
+                )
+        if panel["type"] == "timeseries":
+            assert panel["fieldConfig"]["defaults"]["custom"]["axisLabel"], panel["title"]
+    # Their own ids, apart from the panels above (the other rows are merged separately).
+    ids = [panel["id"] for panel in dashboard["panels"]]
+    assert len(ids) == len(set(ids))
 
 
 def test_the_readme_names_only_metrics_that_are_served(db, scrape):

@@ -306,8 +306,8 @@ def test_a_result_that_arrives_after_the_sweep_gave_up_is_thrown_away(
     prediction = submit_json(alice, classifier, row)
     score_json = tasks._score_json
 
-    def slow_worker(prediction, artifact, result_path):
-        outcome = score_json(prediction, artifact, result_path)
+    def slow_worker(prediction, artifact, result_path, *monitoring):
+        outcome = score_json(prediction, artifact, result_path, *monitoring)
         assert services.prediction_fail(prediction_id=prediction.pk, error="swept")  # meanwhile, the sweep
         return outcome
 
