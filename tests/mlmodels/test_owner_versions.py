@@ -266,7 +266,9 @@ def test_the_owner_writes_a_card_that_is_shown_sanitised(alice_web, versions):
     assert "<script>alert" not in page  # nor anywhere else on the page (the form escapes it)
     assert "Who will leave." in page
     listed = alice_web.get(reverse("mlmodels:model-list")).content.decode()
-    assert "Who will leave." in listed and "0.50 + 0.01 / row" in listed
+    assert (
+        "Who will leave." in listed and '0.50 + 0.01<span class="d-none d-sm-inline"> / row</span>' in listed
+    )
 
 
 def test_the_settings_form_shows_bad_values_and_keeps_the_model(alice_web, versions):
