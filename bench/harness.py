@@ -263,3 +263,14 @@ def api_json(
             return response.status, json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read() or b"{}")
+
+
+def download(url: str, token: str, target: Path) -> tuple[str, int]:
+    """GET ``url`` (an API download) into ``target``, streamed; its first line and size."""
+    request = urllib.request.Request(url)
+    request.add_header("Authorization", f"Token {token}")
+    with urllib.request.urlopen(request, timeout=600) as response, open(target, "wb") as output:
+        shutil.copyfileobj(response, output, 1024 * 1024)
+    with open(target) as handle:
+        header = handle.readline().strip()
+    return header, target.stat().st_size
