@@ -18,7 +18,7 @@ BASE_DIR = Path(__file__).resolve().parents[2]
 SOURCE = BASE_DIR / "tests" / "e2e" / "screenshots"
 TARGET = BASE_DIR / "docs" / "screenshots"
 
-# name in docs → (screenshot, height to keep at most)
+# name in docs → (screenshot, height to keep at most[, where to start: a section further down])
 CHOSEN = {
     "dashboard": ("dashboard", 700),
     "dataset-profile": ("dataset-detail", 1250),
@@ -26,6 +26,10 @@ CHOSEN = {
     "model-metrics": ("model-detail", 1150),
     "prediction": ("prediction-detail", 1000),
     "billing": ("billing", 720),
+    "home": ("home-first-visit", 1000),
+    "answer": ("answer-desktop", 1000),
+    "compare": ("p15b-desktop-compare", 1100),
+    "drift": ("model-drift", 1050, 1780),
 }
 PHONE = ["phone-dashboard", "phone-model-detail", "phone-prediction-detail"]
 PHONE_HEIGHT = 1100
@@ -40,9 +44,10 @@ def _save(image: Image.Image, name: str) -> Path:
 def main() -> None:
     TARGET.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, (source, height) in CHOSEN.items():
+    for name, (source, height, *start) in CHOSEN.items():
         image = Image.open(SOURCE / f"{source}.png")
-        written.append(_save(image.crop((0, 0, image.width, min(height, image.height))), name))
+        top = min(start[0] if start else 0, image.height - 1)
+        written.append(_save(image.crop((0, top, image.width, min(top + height, image.height))), name))
     phones = [Image.open(SOURCE / f"{name}.png") for name in PHONE]
     gap = 24
     sheet = Image.new(
