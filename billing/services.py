@@ -281,18 +281,23 @@ def account_debit(
         raise ValueError(f"{kind} is not a charge")
     if amount <= 0 or amount != amount.quantize(CENT):
         raise ValueError(f"a charge must be a positive number of cents, got {amount}")
-    with transaction.atomic():
+    # No savepoint inside the caller's transaction (a job's submission, two statements
+    # fewer per prediction): a refusal is decided before anything is written and raised
+    # after the block, so the caller's transaction stays usable.
+    with transaction.atomic(savepoint=False):
         account = _locked_account(user=user)
-        return _post(
-            account=account,
-            amount=-amount,
-            kind=kind,
-            memo=memo,
-            prediction=prediction,
-            model=model,
-            experiment=experiment,
-            quote=quote,
-        )
+        if account.balance >= amount:
+            return _post(
+                account=account,
+                amount=-amount,
+                kind=kind,
+                memo=memo,
+                prediction=prediction,
+                model=model,
+                experiment=experiment,
+                quote=quote,
+            )
+    raise InsufficientFunds(balance=account.balance, amount=amount, quote=quote)
 
 
 def charge_refund(

@@ -68,6 +68,12 @@ def counter_values() -> dict[str, int]:
     return dict(ServiceCounter.objects.values_list("name", "value"))
 
 
+def model_cache_counter(hit: bool) -> str:
+    """The counter of one lookup in a worker's model cache (raised with the job's own
+    counters when it succeeds, by record_model_cache otherwise)."""
+    return MODEL_CACHE_HITS if hit else MODEL_CACHE_MISSES
+
+
 def record_model_cache(hit: bool) -> None:
     """Count one lookup in a worker's model cache. The counters are rows in the
     database, so every worker process on every machine adds to the same totals.
@@ -76,7 +82,7 @@ def record_model_cache(hit: bool) -> None:
         # A savepoint when called inside a transaction: a failure here rolls back
         # only the count.
         with transaction.atomic():
-            counter_increment(name=MODEL_CACHE_HITS if hit else MODEL_CACHE_MISSES)
+            counter_increment(name=model_cache_counter(hit))
     except DatabaseError as error:
         logger.warning("model cache %s not counted: %s", "hit" if hit else "miss", error)
 

@@ -17,8 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from django.conf import settings
-from django.db import DatabaseError, transaction
-from django.db.models import F
+from django.db import DatabaseError, connection, transaction
 
 from core.counters import counter_increment
 from mlmodels.ml.schema import FeatureSchema, coerce_frame
@@ -195,7 +194,6 @@ class PredictionObserver:
         if self.failed or not self.sample.seen:
             return
         try:
-            PredictionSample.objects.get_or_create(model_id=self.model_id, defaults={"features": self.names})
             with transaction.atomic():
                 self._record()
         except Exception:
@@ -203,7 +201,10 @@ class PredictionObserver:
 
     def _record(self) -> None:
         # The lock serialises the workers folding predictions of one model.
-        state = PredictionSample.objects.select_for_update().get(model_id=self.model_id)
+        state = PredictionSample.objects.select_for_update().filter(model_id=self.model_id).first()
+        if state is None:  # the model's first prediction
+            PredictionSample.objects.get_or_create(model_id=self.model_id, defaults={"features": self.names})
+            state = PredictionSample.objects.select_for_update().get(model_id=self.model_id)
         capacity = settings.DRIFT_SAMPLE_ROWS
         if state.features != self.names or state.size > capacity:
             # Another feature list (or a smaller sample asked for): start again.
@@ -239,7 +240,7 @@ class PredictionObserver:
         ):
             state.psi_max = worst_psi(model_id=self.model_id)
             state.changed_since_psi = 0
-        state.save()
+        state.save(update_fields=["seen", "size", "features", "psi_max", "changed_since_psi", "updated_at"])
         self._add_tallies()
 
     def _add_tallies(self) -> None:
@@ -248,20 +249,22 @@ class PredictionObserver:
         if self.task != "classification":
             counts["sum"] = sum(self.tallies.values())
             sums["sum"] = self.value_sum
-        existing = set(
-            PredictionTally.objects.filter(model_id=self.model_id, key__in=counts).values_list(
-                "key", flat=True
+        rows = sorted((key, count, sums.get(key, 0.0)) for key, count in counts.items())
+        if not rows:
+            return
+        # One upsert, in key order (two workers raising the same tallies lock them in
+        # the same order); plain SQL, as core.counters, since it runs per prediction.
+        quote = connection.ops.quote_name
+        table = quote(PredictionTally._meta.db_table)
+        model, key, count, total = (quote(name) for name in ("model_id", "key", "count", "total"))
+        placeholders = ", ".join(["(%s, %s, %s, %s)"] * len(rows))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} ({model}, {key}, {count}, {total}) VALUES {placeholders} "
+                f"ON CONFLICT ({model}, {key}) DO UPDATE SET {count} = {table}.{count} + excluded.{count}, "
+                f"{total} = {table}.{total} + excluded.{total}",
+                [value for row in rows for value in (self.model_id, *row)],
             )
-        )
-        for key, count in counts.items():
-            if key in existing:
-                PredictionTally.objects.filter(model_id=self.model_id, key=key).update(
-                    count=F("count") + count, total=F("total") + sums.get(key, 0.0)
-                )
-            else:
-                PredictionTally.objects.create(
-                    model_id=self.model_id, key=key, count=count, total=sums.get(key, 0.0)
-                )
 
 
 def worst_psi(*, model_id: int) -> float | None:

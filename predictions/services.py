@@ -293,9 +293,9 @@ def prediction_cancel(*, user, prediction: Prediction) -> Prediction:
 # --- The worker's moves (core.jobs.lifecycle) ------------------------------------------------
 
 
-def prediction_claim(*, prediction_id: int, task_id: str = "") -> bool:
+def prediction_claim(*, prediction_id: int, task_id: str = "", created_at=None) -> bool:
     """queued → running for this worker; False when it is not queued any more."""
-    return job_claim(PREDICTION, prediction_id, progress=0, task_id=task_id[:64])
+    return job_claim(PREDICTION, prediction_id, created_at=created_at, progress=0, task_id=task_id[:64])
 
 
 def prediction_progress(*, prediction_id: int, percent: int) -> bool:
@@ -310,12 +310,15 @@ def prediction_succeed(
     result_file: str,
     results: list[dict[str, Any]] | None,
     scoring_seconds: float,
+    counters: dict[str, int] | None = None,
 ) -> bool:
-    """running → succeeded. False when the job had already been failed by the sweep:
-    it was refunded, so its late result must not be kept."""
+    """running → succeeded (raising ``counters`` with the job's own). False when the
+    job had already been failed by the sweep: it was refunded, so its late result must
+    not be kept."""
     return job_succeed(
         PREDICTION,
         prediction_id,
+        counters=counters,
         progress=100,
         result_file=result_file,
         results=results,

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 
-from core.counters import record_model_cache
+from core.counters import model_cache_counter, record_model_cache
 from core.files import make_shared_folder, share_file, shared_file_mode
 from core.jobs.fairness import defer_for_fairness
 from core.logs import current_task_id
@@ -221,9 +221,13 @@ def run_prediction(prediction_id: int) -> str:
     a full refund). Safe to run any number of times."""
     if defer_for_fairness(PREDICTION, prediction_id):
         return f"prediction {prediction_id} deferred: another user's job ran first"
-    if not services.prediction_claim(prediction_id=prediction_id, task_id=current_task_id()):
+    # Read before the claim (what it reads does not change once a job is submitted), so
+    # the claim need not read when it was created; a job not queued is left alone.
+    prediction = Prediction.objects.select_related("model").filter(pk=prediction_id).first()
+    if prediction is None or not services.prediction_claim(
+        prediction_id=prediction_id, task_id=current_task_id(), created_at=prediction.created_at
+    ):
         return f"prediction {prediction_id} is not queued; nothing to do"
-    prediction = Prediction.objects.select_related("model").get(pk=prediction_id)
     # Written locally (on local disk: in place), then stored before the job succeeds.
     result = StagedFile(result_relative_path(owner_id=prediction.owner_id, token=prediction.token))
     result_path = result.path
@@ -250,8 +254,12 @@ def run_prediction(prediction_id: int) -> str:
         # Anything else is for operators too: django-q records the task as failed.
         logger.exception("prediction %s failed", prediction_id)
         raise
-    succeeded = services.prediction_succeed(prediction_id=prediction_id, result_file=relative, **outcome)
-    _count_cache_lookup(cache_hit)
+    succeeded = services.prediction_succeed(
+        prediction_id=prediction_id,
+        result_file=relative,
+        counters={model_cache_counter(cache_hit): 1},
+        **outcome,
+    )
     if not succeeded:
         result.discard()
         return f"prediction {prediction_id} was failed by the sweep before it finished"

@@ -157,16 +157,19 @@ def webhook_job_event(*, resource: str, job_id: int, event: str) -> None:
     and send it once that commits. The body is rendered here, so it shows the job as
     this move left it (a ``start`` sent late still says ``running``). Never raises: a
     webhook must not fail a job (savepoints keep a failure here from rolling back the
-    job's move)."""
+    job's move; the lookup, which every move of every job makes, runs without one: only
+    a lost connection makes it fail, and that ends the job's transaction anyway)."""
+    try:
+        subscription = (
+            WebhookSubscription.objects.filter(resource=resource, job_id=job_id).only("pk", "events").first()
+        )
+    except Exception:
+        logger.exception("could not look up the webhook of %s #%s", resource, job_id)
+        return
+    if subscription is None or event not in subscription.events:
+        return
     try:
         with transaction.atomic():
-            subscription = (
-                WebhookSubscription.objects.filter(resource=resource, job_id=job_id)
-                .only("pk", "events")
-                .first()
-            )
-            if subscription is None or event not in subscription.events:
-                return
             now = timezone.now()
             _, created = WebhookDelivery.objects.get_or_create(
                 subscription=subscription,

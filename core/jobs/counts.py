@@ -73,11 +73,14 @@ def count_submitted(kind: JobKind, job: models.Model) -> None:
     counters_add({counter_name(JOBS_SUBMITTED, kind=kind.name, **labels): 1})
 
 
-def count_claimed(kind: JobKind, job_id: int, *, started_at: datetime) -> None:
-    """The queue wait of a job a worker just claimed."""
+def count_claimed(
+    kind: JobKind, job_id: int, *, started_at: datetime, created_at: datetime | None = None
+) -> None:
+    """The queue wait of a job a worker just claimed (``created_at`` is read unless given)."""
     if kind.counts is None:
         return
-    created_at = kind.model.objects.filter(pk=job_id).values_list("created_at", flat=True).get()
+    if created_at is None:
+        created_at = kind.model.objects.filter(pk=job_id).values_list("created_at", flat=True).get()
     waited = _elapsed(created_at, started_at)
     counters_add(
         {
@@ -89,11 +92,15 @@ def count_claimed(kind: JobKind, job_id: int, *, started_at: datetime) -> None:
     )
 
 
-def count_finished(kind: JobKind, job_id: int, *, status: str, finished_at: datetime) -> None:
+def count_finished(
+    kind: JobKind, job_id: int, *, status: str, finished_at: datetime, extra: Mapping[str, int] | None = None
+) -> None:
     """A job that just ended with ``status``: one read of the job (its labels, when it
-    started, its totals), then the counters."""
+    started, its totals), then the counters, ``extra`` ones included."""
     counts = kind.counts
     if counts is None:
+        if extra:
+            counters_add(extra)
         return
     totals = counts.success_totals if status == kind.succeeded else {}
     read = (
@@ -111,4 +118,4 @@ def count_finished(kind: JobKind, job_id: int, *, status: str, finished_at: date
         bucket = bucket_label(took, counts.duration_buckets)
         increments[counter_name(JOB_DURATION, kind=kind.name, status=status, le=bucket)] = 1
         increments[counter_name(JOB_DURATION_MS, kind=kind.name, status=status)] = _milliseconds(took)
-    counters_add(increments)
+    counters_add({**increments, **(extra or {})})

@@ -15,41 +15,69 @@ function), never to a job run inline (an experiment's winner)."""
 from __future__ import annotations
 
 from django.core.cache import cache
+from django.db.models import IntegerField, QuerySet, Value
 from django.utils import timezone
 
 from core.jobs.kinds import JobKind, registered
-from core.jobs.lifecycle import QUEUED, RUNNING, _jobs, job_enqueue
+from core.jobs.lifecycle import QUEUED, RUNNING, _jobs, job_enqueue, registered_names
 from core.logs import job_event
+from core.queries import CompiledQuery
 
 MAX_DEFERRALS = 3
 # How long the cache remembers a job's deferrals (longer than any queue wait).
 DEFERRALS_KEPT_SECONDS = 6 * 3600
 
 
-def _running_owners() -> set[int]:
-    querysets = [_jobs(kind, RUNNING).order_by().values_list("owner_id", flat=True) for kind in registered()]
-    return set(querysets[0].union(*querysets[1:], all=True))
+def _owners_query() -> QuerySet:
+    """(owner, 1) for every owner with a job running, (owner, 0) for every owner with a
+    job queued, over every kind: one row per pair."""
+    parts = []
+    for kind in registered():
+        for state, jobs in ((1, _jobs(kind, RUNNING)), (0, _jobs(kind, QUEUED, **kind.live))):
+            parts.append(
+                jobs.order_by()
+                .annotate(running=Value(state, IntegerField()))
+                .values_list("owner_id", "running")
+            )
+    return parts[0].union(*parts[1:])
 
 
-def _another_user_waits(running: set[int]) -> bool:
-    """Has an owner with nothing running a job queued (of any kind)?"""
-    querysets = [
-        _jobs(kind, QUEUED, **kind.live).exclude(owner_id__in=running).order_by().values_list("pk")
-        for kind in registered()
-    ]
-    # Only the union may be sliced: SQLite refuses LIMIT inside a compound statement.
-    return bool(list(querysets[0].union(*querysets[1:], all=True)[:1]))
+# Read before every task a worker takes: compiled once (core.queries).
+_OWNERS = CompiledQuery(_owners_query, version=registered_names)
+_QUEUED_JOB: dict[str, CompiledQuery] = {}
+
+
+def _queued_job(kind: JobKind, job_id: int) -> tuple[int, int] | None:
+    """The owner and enqueue attempts of the job, if it is still queued."""
+    query = _QUEUED_JOB.get(kind.name)
+    if query is None:
+        query = _QUEUED_JOB.setdefault(
+            kind.name,
+            CompiledQuery(
+                lambda job_id: _jobs(kind, QUEUED, pk=job_id).values_list("owner_id", "attempts"), "job_id"
+            ),
+        )
+    rows = query.rows(job_id=job_id)
+    return rows[0] if rows else None
+
+
+def _another_user_waits(owner: int) -> bool:
+    """Has ``owner`` a job running while an owner with nothing running has a job queued
+    (of any kind)?"""
+    running, queued = set(), set()
+    for owner_id, is_running in _OWNERS.rows():
+        (running if is_running else queued).add(owner_id)
+    return owner in running and bool(queued - running)
 
 
 def defer_for_fairness(kind: JobKind, job_id: int) -> bool:
     """True when the task was put back at the end of the queue for another user's
     job: the task must then return at once. False: go on with this job."""
-    found = _jobs(kind, QUEUED, pk=job_id).values_list("owner_id", "attempts").first()
+    found = _queued_job(kind, job_id)
     if found is None:
         return False  # not queued any more: the task's own claim will say so
     owner, attempts = found
-    running = _running_owners()
-    if owner not in running or not _another_user_waits(running):
+    if not _another_user_waits(owner):
         return False
     key = f"fairness:deferred:{kind.name}:{job_id}"
     deferrals = cache.get(key, 0)

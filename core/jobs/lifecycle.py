@@ -21,8 +21,9 @@ A kind that declares ``counts`` is also counted by each move, in its transaction
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -37,6 +38,7 @@ from core.jobs.kinds import JobKind, registered
 from core.jobs.queue import enqueue_on_commit
 from core.jobs.waiting import announce_finished
 from core.logs import job_event
+from core.queries import CompiledQuery
 
 logger = logging.getLogger(__name__)
 
@@ -103,12 +105,29 @@ def job_submitted(kind: JobKind, job: Any) -> None:
     count_submitted(kind, job)
 
 
-def active_jobs(*, owner_id: int) -> int:
-    """The owner's jobs queued or running, over every kind, in one query."""
+def _active_jobs_query(owner_id: int) -> QuerySet:
     querysets = [
         _jobs(kind, QUEUED, RUNNING, owner_id=owner_id).order_by().values("pk") for kind in registered()
     ]
-    return querysets[0].union(*querysets[1:], all=True).count() if querysets else 0
+    return querysets[0].union(*querysets[1:], all=True)
+
+
+def registered_names() -> tuple[str, ...]:
+    """What a query over every registered kind is compiled for (core.queries)."""
+    return tuple(kind.name for kind in registered())
+
+
+# Checked on every submission: compiled once (the union over every kind).
+_ACTIVE_JOBS = CompiledQuery(
+    _active_jobs_query, "owner_id", wrap="SELECT COUNT(*) FROM ({}) active", version=registered_names
+)
+
+
+def active_jobs(*, owner_id: int) -> int:
+    """The owner's jobs queued or running, over every kind, in one query."""
+    if not registered():
+        return 0
+    return _ACTIVE_JOBS.rows(owner_id=owner_id)[0][0]
 
 
 def check_active_jobs(*, owner_id: int) -> None:
@@ -131,16 +150,17 @@ def check_active_jobs(*, owner_id: int) -> None:
         )
 
 
-def job_claim(kind: JobKind, job_id: int, **fields: Any) -> bool:
+def job_claim(kind: JobKind, job_id: int, *, created_at: datetime | None = None, **fields: Any) -> bool:
     """queued → running for this worker. False when the job is not queued any more
-    (claimed by a twin delivery, canceled, deleted, finished): do nothing then."""
+    (claimed by a twin delivery, canceled, deleted, finished): do nothing then.
+    ``created_at``: the job's, when the caller has read it (saves reading it again)."""
     now = timezone.now()
     with transaction.atomic():
         moved = _jobs(kind, QUEUED, pk=job_id, **kind.live).update(
             status=kind.running, started_at=now, **fields
         )
         if moved:
-            count_claimed(kind, job_id, started_at=now)
+            count_claimed(kind, job_id, started_at=now, created_at=created_at)
             _tell(kind, job_id, STARTED_EVENT)
     if moved:
         job_status_moved(kind.name, job_id, kind.queued, kind.running)
@@ -153,8 +173,11 @@ def job_progress(kind: JobKind, job_id: int, **fields: Any) -> bool:
     return bool(_jobs(kind, RUNNING, pk=job_id, **kind.live).update(**fields))
 
 
-def job_succeed(kind: JobKind, job_id: int, *, then=None, **fields: Any) -> bool:
+def job_succeed(
+    kind: JobKind, job_id: int, *, then=None, counters: Mapping[str, int] | None = None, **fields: Any
+) -> bool:
     """running → succeeded with ``fields``; ``then()`` runs in the same transaction.
+    ``counters`` (core.counters) are raised with the job's own, in the same statement.
     False (nothing written) when the job had been failed meanwhile: it was refunded,
     so its late result must not be kept."""
     now = timezone.now()
@@ -167,7 +190,7 @@ def job_succeed(kind: JobKind, job_id: int, *, then=None, **fields: Any) -> bool
                 then()
             announce_finished(kind, job_id)
             _tell(kind, job_id, COMPLETED_EVENT)
-            count_finished(kind, job_id, status=kind.succeeded, finished_at=now)
+            count_finished(kind, job_id, status=kind.succeeded, finished_at=now, extra=counters)
     if moved:
         job_status_moved(kind.name, job_id, kind.running, kind.succeeded)
     return bool(moved)
