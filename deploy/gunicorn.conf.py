@@ -13,10 +13,14 @@ from pathlib import Path
 multiprocess_dir = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", "/tmp/mlservice-prometheus"))
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
-workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
+# One process per core: a process's threads share one CPU's worth of Python anyway.
+workers = int(os.environ.get("WEB_CONCURRENCY", str(max(2, os.cpu_count() or 1))))
 # Threads let a process keep serving while requests sleep in `Prefer: wait` for their
-# job to finish.
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# job to finish (a sleeping thread costs no CPU). Each process lets threads − 1 of them
+# wait (PREFER_WAIT_MAX_PER_PROCESS) and a keep-alive client stays on one process, so
+# with 4 threads 8 busy clients met 202s wherever 4 of them shared a process (issue
+# 18). Set in the environment so that the settings of the workers read the same value.
+threads = int(os.environ.setdefault("GUNICORN_THREADS", "16"))
 # Uploads stream to disk and a `Prefer: wait` lasts at most 60 s, so a request that
 # takes longer than this is stuck.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))

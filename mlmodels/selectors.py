@@ -137,13 +137,31 @@ def models_to_compare(*, user, ids: list[int]) -> list[TrainedModel]:
     return models
 
 
-def model_get_for_user(*, user, pk) -> TrainedModel:
+# What scoring never reads of a model: its evaluation and the owner's texts, often
+# kilobytes of JSON each, left out of the reads on a prediction's path (submit, worker).
+NOT_READ_TO_PREDICT = (
+    "metrics",
+    "timings",
+    "warnings",
+    "library_versions",
+    "model_card",
+    "description",
+    "import_sample",
+    "requested_features",
+    "hyperparameters",
+)
+
+
+def model_get_for_user(*, user, pk, to_predict: bool = False) -> TrainedModel:
     """A model the user may see: their own, or one in the public catalog. Staff may
-    see any model that is not deleted."""
+    see any model that is not deleted. ``to_predict``: without NOT_READ_TO_PREDICT."""
     if getattr(user, "is_staff", False):
         models = TrainedModel.objects.filter(deleted_at__isnull=True).select_related("algorithm", "owner")
-        return get_object_or_404(models, pk=pk)
-    return get_object_or_404(model_list_for_user(user=user), pk=pk)
+    else:
+        models = model_list_for_user(user=user)
+    if to_predict:
+        models = models.defer(*NOT_READ_TO_PREDICT)
+    return get_object_or_404(models, pk=pk)
 
 
 def model_get_owned(*, user, pk) -> TrainedModel:

@@ -322,8 +322,9 @@ MAX_ACTIVE_JOBS_PER_USER = env_int("MAX_ACTIVE_JOBS_PER_USER", 20, minimum=1)
 # user may have waiting at once (over every process with Redis): beyond either the
 # request answers at once (202) and the client polls, so waiting never takes every
 # thread and /healthz and other users are always served.
+# GUNICORN_THREADS: deploy/gunicorn.conf.py sets it (16 unless given) for its workers.
 PREFER_WAIT_MAX_PER_PROCESS = env_int(
-    "PREFER_WAIT_MAX_PER_PROCESS", max(1, env_int("GUNICORN_THREADS", 4, minimum=1) - 1), minimum=1
+    "PREFER_WAIT_MAX_PER_PROCESS", max(1, env_int("GUNICORN_THREADS", 16, minimum=1) - 1), minimum=1
 )
 PREFER_WAIT_MAX_PER_USER = env_int("PREFER_WAIT_MAX_PER_USER", 8, minimum=1)
 # POST models/{id}/invocations waits this long for its prediction (as Prefer: wait=N),

@@ -154,7 +154,9 @@ class PredictionViewSet(viewsets.GenericViewSet):
         if not prediction.is_finished and wait_for_submission(
             PREDICTION, prediction.pk, wait=wait, user_id=request.user.pk, replayed=submission.replayed
         ):
-            prediction = Prediction.objects.select_related("model").get(pk=prediction.pk)
+            # The model was read at submit; only the job has changed.
+            model, prediction = prediction.model, Prediction.objects.get(pk=prediction.pk)
+            prediction.model = model
         finished = wait is not None and prediction.is_finished
         headers = {"Location": reverse("prediction-detail", args=[prediction.pk])}
         if submission.replayed:

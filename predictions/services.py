@@ -81,7 +81,7 @@ def prediction_model(*, user, model_id: int) -> TrainedModel:
     404), ready, and the active version unless it is the user's own; anything else is a
     409 that says why (mlmodels.selectors.model_prediction_refusal)."""
     try:
-        model = model_get_for_user(user=user, pk=model_id)
+        model = model_get_for_user(user=user, pk=model_id, to_predict=True)
     except Http404:
         deleted = TrainedModel.objects.filter(pk=model_id, owner=user, deleted_at__isnull=False).exists()
         if deleted:

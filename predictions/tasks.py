@@ -41,6 +41,7 @@ from mlmodels.ml.scoring import (
     unique_output_names,
 )
 from mlmodels.models import TrainedModel
+from mlmodels.selectors import NOT_READ_TO_PREDICT
 from mlmodels.services.files import load_stored_artifact
 from monitoring.services import PredictionObserver
 from predictions import services
@@ -223,7 +224,12 @@ def run_prediction(prediction_id: int) -> str:
         return f"prediction {prediction_id} deferred: another user's job ran first"
     # Read before the claim (what it reads does not change once a job is submitted), so
     # the claim need not read when it was created; a job not queued is left alone.
-    prediction = Prediction.objects.select_related("model").filter(pk=prediction_id).first()
+    prediction = (
+        Prediction.objects.select_related("model")
+        .defer(*(f"model__{name}" for name in (*NOT_READ_TO_PREDICT, "feature_schema")))
+        .filter(pk=prediction_id)
+        .first()
+    )
     if prediction is None or not services.prediction_claim(
         prediction_id=prediction_id, task_id=current_task_id(), created_at=prediction.created_at
     ):
