@@ -454,7 +454,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30, help="concurrent phase, per endpoint")
     parser.add_argument("--concurrent-warmup", type=float, default=5)
     parser.add_argument("--mlflow-workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--web-workers", type=int, default=2, help="deploy/gunicorn.conf.py's default on 2 cores")
+    parser.add_argument(
+        "--web-workers", type=int, default=2, help="deploy/gunicorn.conf.py's default on 2 cores"
+    )
     parser.add_argument("--web-threads", type=int, default=16, help="deploy/gunicorn.conf.py's default")
     parser.add_argument("--queue-workers", type=int, default=2, help="a qcluster's WORKERS in deploy/")
     parser.add_argument(
