@@ -64,7 +64,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--warmup", type=float, default=5)
     parser.add_argument("--web-workers", type=int, default=2)
-    parser.add_argument("--web-threads", type=int, default=8)
+    parser.add_argument("--web-threads", type=int, default=16)
     parser.add_argument("--queue-workers", type=int, default=2)
     parser.add_argument("--sqlite", action="store_true", help="SQLite + ORM broker instead (for comparison)")
     arguments = parser.parse_args()

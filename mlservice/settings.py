@@ -309,6 +309,9 @@ DRIFT_SAMPLE_ROWS = env_int("DRIFT_SAMPLE_ROWS", 2000, minimum=10)
 DRIFT_MIN_ROWS = env_int("DRIFT_MIN_ROWS", 200, minimum=1)
 # JSON predictions up to this many rows keep their results inline in the database.
 PREDICTION_INLINE_ROWS = env_int("PREDICTION_INLINE_ROWS", 1000, minimum=1)
+# A worker that takes a small JSON prediction scores up to this many queued small JSON
+# predictions of the same model in one call (1: each alone).
+PREDICTION_BATCH_JOBS = env_int("PREDICTION_BATCH_JOBS", 16, minimum=1)
 # A job still queued this long after it was enqueued is assumed lost (Redis has no
 # delivery receipts) and is enqueued again by the sweep.
 QUEUED_STALE_SECONDS = env_int("QUEUED_STALE_SECONDS", 300, minimum=5)

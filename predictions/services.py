@@ -29,6 +29,7 @@ from core.jobs.lifecycle import (
     SweepReport,
     job_cancel,
     job_claim,
+    job_claim_batch,
     job_enqueue,
     job_fail,
     job_progress,
@@ -296,6 +297,18 @@ def prediction_cancel(*, user, prediction: Prediction) -> Prediction:
 def prediction_claim(*, prediction_id: int, task_id: str = "", created_at=None) -> bool:
     """queued → running for this worker; False when it is not queued any more."""
     return job_claim(PREDICTION, prediction_id, created_at=created_at, progress=0, task_id=task_id[:64])
+
+
+def prediction_claim_batch(*, model_id: int, max_rows: int, limit: int, task_id: str = "") -> list[int]:
+    """Claim up to ``limit`` queued JSON predictions of the model with at most
+    ``max_rows`` rows each, to be scored together with one this worker claimed."""
+    return job_claim_batch(
+        PREDICTION,
+        limit=limit,
+        match={"model_id": model_id, "input_kind": Prediction.InputKind.JSON, "rows__lte": max_rows},
+        progress=0,
+        task_id=task_id[:64],
+    )
 
 
 def prediction_progress(*, prediction_id: int, percent: int) -> bool:

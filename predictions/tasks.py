@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from django.conf import settings
 
 from core.counters import model_cache_counter, record_model_cache
@@ -141,19 +142,21 @@ def _write_json_result(path: Path, header: list[str], rows: list[list[Any]]) -> 
         raise
 
 
-def _score_json(
-    prediction: Prediction, artifact: LoadedArtifact, result_path: Path, observer: PredictionObserver
-) -> dict[str, Any]:
-    schema = artifact.feature_schema
+def _coerced(prediction: Prediction, schema) -> pd.DataFrame:
+    """The job's rows as the schema's coercion leaves them: as stored at submit, or
+    coerced again if what was stored does not fit."""
     records = prediction.inputs
-    # Checked and coerced at submit; coerce again only if what was stored does not fit.
     coerced = coerced_from_json(prediction.coerced_inputs, schema)
     if coerced is None or len(coerced) != len(records):
         coerced = validate_frame(frame_from_records(records), schema, max_rows=max(len(records), 1)).frame
-    started = time.perf_counter()
-    predicted = predict_frame(artifact.pipeline, coerced, schema)
-    scoring_seconds = time.perf_counter() - started
-    observer.observe(coerced, predicted)
+    return coerced
+
+
+def _json_outcome(
+    prediction: Prediction, schema, predicted: pd.DataFrame, scoring_seconds: float, result_path: Path
+) -> dict[str, Any]:
+    """The inline results and the result file of a JSON job from its predicted frame."""
+    records = prediction.inputs
     results = None
     if len(records) <= settings.PREDICTION_INLINE_ROWS:
         results = records_from_predictions(predicted, schema)
@@ -170,6 +173,18 @@ def _score_json(
     ]
     _write_json_result(result_path, columns + ours, rows)
     return {"results": results, "scoring_seconds": scoring_seconds}
+
+
+def _score_json(
+    prediction: Prediction, artifact: LoadedArtifact, result_path: Path, observer: PredictionObserver
+) -> dict[str, Any]:
+    schema = artifact.feature_schema
+    coerced = _coerced(prediction, schema)
+    started = time.perf_counter()
+    predicted = predict_frame(artifact.pipeline, coerced, schema)
+    scoring_seconds = time.perf_counter() - started
+    observer.observe(coerced, predicted)
+    return _json_outcome(prediction, schema, predicted, scoring_seconds, result_path)
 
 
 def _score_csv(
@@ -217,23 +232,46 @@ def _count_cache_lookup(hit: bool | None) -> None:
         record_model_cache(hit=hit)
 
 
+def _prediction_rows():
+    # Everything of the job; of its model only what scoring reads.
+    return Prediction.objects.select_related("model").defer(
+        *(f"model__{name}" for name in (*NOT_READ_TO_PREDICT, "feature_schema"))
+    )
+
+
 def run_prediction(prediction_id: int) -> str:
     """Score one prediction job: claim it, score it, record success or failure (with
-    a full refund). Safe to run any number of times."""
+    a full refund). A small JSON job takes other queued small JSON jobs of the same
+    model along and scores them in one call (``_run_batch``). Safe to run any number
+    of times: a job claimed by an earlier task or by another job's batch is left alone."""
+    # Read before the claim (what it reads does not change once a job is submitted), so
+    # the claim need not read when it was created.
+    prediction = _prediction_rows().filter(pk=prediction_id).first()
+    if prediction is None or prediction.status != Prediction.Status.QUEUED or prediction.started_at:
+        return f"prediction {prediction_id} is not queued; nothing to do"
     if defer_for_fairness(PREDICTION, prediction_id):
         return f"prediction {prediction_id} deferred: another user's job ran first"
-    # Read before the claim (what it reads does not change once a job is submitted), so
-    # the claim need not read when it was created; a job not queued is left alone.
-    prediction = (
-        Prediction.objects.select_related("model")
-        .defer(*(f"model__{name}" for name in (*NOT_READ_TO_PREDICT, "feature_schema")))
-        .filter(pk=prediction_id)
-        .first()
-    )
-    if prediction is None or not services.prediction_claim(
-        prediction_id=prediction_id, task_id=current_task_id(), created_at=prediction.created_at
+    task_id = current_task_id()
+    if not services.prediction_claim(
+        prediction_id=prediction_id, task_id=task_id, created_at=prediction.created_at
     ):
         return f"prediction {prediction_id} is not queued; nothing to do"
+    if _batchable(prediction):
+        more = services.prediction_claim_batch(
+            model_id=prediction.model_id,
+            max_rows=BATCH_MAX_ROWS,
+            limit=settings.PREDICTION_BATCH_JOBS - 1,
+            task_id=task_id,
+        )
+        if more:
+            batch = [prediction, *_prediction_rows().filter(pk__in=more).order_by("pk")]
+            return _run_batch(batch)
+    return _run_claimed(prediction)
+
+
+def _run_claimed(prediction: Prediction, *, reraise: bool = True) -> str:
+    """Score one claimed job alone and record its outcome."""
+    prediction_id = prediction.pk
     # Written locally (on local disk: in place), then stored before the job succeeds.
     result = StagedFile(result_relative_path(owner_id=prediction.owner_id, token=prediction.token))
     result_path = result.path
@@ -252,14 +290,7 @@ def run_prediction(prediction_id: int) -> str:
         _count_cache_lookup(cache_hit)
         return f"prediction {prediction_id} was failed by the sweep while it ran"
     except Exception as error:
-        result.discard()
-        services.prediction_fail(prediction_id=prediction_id, error=_readable(error))
-        _count_cache_lookup(cache_hit)
-        if isinstance(error, (InputError, FileNotFoundError)):
-            return f"prediction {prediction_id} failed: {_readable(error)}"
-        # Anything else is for operators too: django-q records the task as failed.
-        logger.exception("prediction %s failed", prediction_id)
-        raise
+        return _failed(prediction_id, error, result, cache_hit, reraise=reraise)
     succeeded = services.prediction_succeed(
         prediction_id=prediction_id,
         result_file=relative,
@@ -272,3 +303,78 @@ def run_prediction(prediction_id: int) -> str:
     # After the job succeeded: a waiting request has its answer already.
     observer.record()
     return f"prediction {prediction_id} succeeded"
+
+
+def _failed(prediction_id: int, error: Exception, result: StagedFile, cache_hit, *, reraise: bool) -> str:
+    """Fail (and refund) a job whose scoring raised ``error``."""
+    result.discard()
+    services.prediction_fail(prediction_id=prediction_id, error=_readable(error))
+    _count_cache_lookup(cache_hit)
+    if isinstance(error, (InputError, FileNotFoundError)):
+        return f"prediction {prediction_id} failed: {_readable(error)}"
+    # Anything else is for operators too: django-q records the task as failed.
+    logger.exception("prediction %s failed", prediction_id, exc_info=error)
+    if reraise:
+        raise error
+    return f"prediction {prediction_id} failed: {error!r}"
+
+
+# --- Several small jobs of one model in one call -----------------------------------------------
+
+# A JSON job of at most this many rows may be scored together with others.
+BATCH_MAX_ROWS = 100
+
+
+def _batchable(prediction: Prediction) -> bool:
+    return (
+        settings.PREDICTION_BATCH_JOBS > 1
+        and prediction.input_kind == Prediction.InputKind.JSON
+        and prediction.rows <= BATCH_MAX_ROWS
+    )
+
+
+def _run_batch(batch: list[Prediction]) -> str:
+    """Score claimed small JSON jobs of one model in one ``predict_frame`` call, then
+    give each job its own result, file and success, exactly as if it had been scored
+    alone (a row's prediction does not depend on the rows beside it). If the batch
+    cannot be scored as one (a job's stored values do not fit, the model does not
+    load, scoring raises), every job is scored alone, so each gets its own outcome."""
+    try:
+        artifact, cache_hit = loaded_model(batch[0].model)
+        schema = artifact.feature_schema
+        coerced = pd.concat([_coerced(prediction, schema) for prediction in batch], ignore_index=True)
+        started = time.perf_counter()
+        predicted = predict_frame(artifact.pipeline, coerced, schema)
+        seconds = time.perf_counter() - started
+    except Exception:
+        logger.warning("a batch of %d predictions is scored job by job", len(batch), exc_info=True)
+        return "; ".join(_run_claimed(prediction, reraise=False) for prediction in batch)
+    observer = PredictionObserver(model_id=batch[0].model_id, schema=schema)
+    observer.observe(coerced, predicted)
+    total_rows = len(coerced)
+    messages = []
+    first = 0
+    counters = {model_cache_counter(cache_hit): 1}  # one lookup for the batch
+    for prediction in batch:
+        rows = len(prediction.inputs)
+        part = predicted.iloc[first : first + rows].reset_index(drop=True)
+        first += rows
+        result = StagedFile(result_relative_path(owner_id=prediction.owner_id, token=prediction.token))
+        try:
+            outcome = _json_outcome(prediction, schema, part, seconds * rows / total_rows, result.path)
+            relative = result.store()
+        except Exception as error:
+            messages.append(_failed(prediction.pk, error, result, None, reraise=False))
+            continue
+        if services.prediction_succeed(
+            prediction_id=prediction.pk, result_file=relative, counters=counters, **outcome
+        ):
+            counters = None
+            messages.append(f"prediction {prediction.pk} succeeded")
+        else:
+            result.discard()
+            messages.append(f"prediction {prediction.pk} was failed by the sweep before it finished")
+    if counters is not None:
+        _count_cache_lookup(cache_hit)
+    observer.record()
+    return f"batch of {len(batch)}: " + "; ".join(messages)

@@ -81,15 +81,23 @@ def count_claimed(
         return
     if created_at is None:
         created_at = kind.model.objects.filter(pk=job_id).values_list("created_at", flat=True).get()
-    waited = _elapsed(created_at, started_at)
-    counters_add(
-        {
-            counter_name(
-                JOB_QUEUE_WAIT, kind=kind.name, le=bucket_label(waited, kind.counts.queue_wait_buckets)
-            ): 1,
-            counter_name(JOB_QUEUE_WAIT_MS, kind=kind.name): _milliseconds(waited),
-        }
-    )
+    count_claimed_batch(kind, started_at=started_at, created=[created_at])
+
+
+def count_claimed_batch(kind: JobKind, *, started_at: datetime, created: list[datetime]) -> None:
+    """The queue waits of jobs claimed together (their ``created`` times), in one statement."""
+    if kind.counts is None or not created:
+        return
+    increments: dict[str, int] = {}
+    for created_at in created:
+        waited = _elapsed(created_at, started_at)
+        bucket = counter_name(
+            JOB_QUEUE_WAIT, kind=kind.name, le=bucket_label(waited, kind.counts.queue_wait_buckets)
+        )
+        total = counter_name(JOB_QUEUE_WAIT_MS, kind=kind.name)
+        increments[bucket] = increments.get(bucket, 0) + 1
+        increments[total] = increments.get(total, 0) + _milliseconds(waited)
+    counters_add(increments)
 
 
 def count_finished(

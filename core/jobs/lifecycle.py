@@ -33,7 +33,7 @@ from django.utils import timezone
 
 from core.errors import Throttled
 from core.job_events import job_status_moved
-from core.jobs.counts import count_claimed, count_finished, count_submitted
+from core.jobs.counts import count_claimed, count_claimed_batch, count_finished, count_submitted
 from core.jobs.kinds import JobKind, registered
 from core.jobs.queue import enqueue_on_commit
 from core.jobs.waiting import announce_finished
@@ -165,6 +165,33 @@ def job_claim(kind: JobKind, job_id: int, *, created_at: datetime | None = None,
     if moved:
         job_status_moved(kind.name, job_id, kind.queued, kind.running)
     return bool(moved)
+
+
+def job_claim_batch(kind: JobKind, *, limit: int, match: dict[str, Any], **fields: Any) -> list[int]:
+    """Claim up to ``limit`` more queued jobs matching ``match``, oldest first, for a
+    worker that runs them together with one it claimed: each moves queued → running
+    as job_claim would move it (counted, its ``start`` told). Jobs another worker is
+    claiming at that moment are skipped, never waited for. The ids claimed."""
+    if limit <= 0:
+        return []
+    now = timezone.now()
+    with transaction.atomic():
+        queued = _jobs(kind, QUEUED, **kind.live, **match).order_by("pk").select_for_update(skip_locked=True)
+        found = dict(queued.values_list("pk", "created_at")[:limit])
+        if not found:
+            return []
+        moved = _jobs(kind, QUEUED, pk__in=found, **kind.live).update(
+            status=kind.running, started_at=now, **fields
+        )
+        if moved != len(found):  # a database without row locks (SQLite) serialises writers instead
+            ours = set(_jobs(kind, RUNNING, pk__in=found, started_at=now).values_list("pk", flat=True))
+            found = {pk: created for pk, created in found.items() if pk in ours}
+        count_claimed_batch(kind, started_at=now, created=list(found.values()))
+        for job_id in found:
+            _tell(kind, job_id, STARTED_EVENT)
+    for job_id in found:
+        job_status_moved(kind.name, job_id, kind.queued, kind.running)
+    return list(found)
 
 
 def job_progress(kind: JobKind, job_id: int, **fields: Any) -> bool:
