@@ -18,7 +18,7 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 
 # Placeholders stand for ids: no table holds a negative primary key, and these are far
 # below any value a filter is built with.
@@ -55,10 +55,19 @@ class CompiledQuery:
                 self._compiled[key] = compiled
         return compiled
 
-    def rows(self, **values: Any) -> list[tuple]:
+    def _bound(self, values: dict[str, Any]) -> tuple[str, list[Any]]:
         sql, params = self._sql()
         by_placeholder = {_PLACEHOLDER_BASE - index: values[name] for index, name in enumerate(self.names)}
-        bound = [by_placeholder.get(param, param) if type(param) is int else param for param in params]
+        return sql, [by_placeholder.get(param, param) if type(param) is int else param for param in params]
+
+    def rows(self, **values: Any) -> list[tuple]:
+        sql, bound = self._bound(values)
         with connection.cursor() as cursor:
             cursor.execute(sql, bound)
             return cursor.fetchall()
+
+    def instances(self, model: type[Model], **values: Any) -> list[Model]:
+        """The rows as ``model`` instances (the queryset must select that model's
+        columns, without select_related; fields it defers load when first read)."""
+        sql, bound = self._bound(values)
+        return list(model.objects.raw(sql, bound))

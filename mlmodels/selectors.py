@@ -13,6 +13,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from core.errors import Conflict, InvalidInput
+from core.queries import CompiledQuery
 from mlmodels.ml.crossval import GREATER_IS_BETTER
 from mlmodels.models import Algorithm, Dataset, Experiment, ExperimentTrial, TrainedModel
 from monitoring import selectors as monitoring_selectors
@@ -32,9 +33,9 @@ def algorithm_list(*, enabled_only: bool = False) -> QuerySet[Algorithm]:
     return algorithms.filter(enabled=True) if enabled_only else algorithms
 
 
-def _visible_to(user) -> Q:
+def _visible_to(owner_id) -> Q:
     # Yours (any status), or published by anyone: ready, active and public.
-    return Q(owner=user) | Q(is_public=True, is_active=True, status=TrainedModel.Status.READY)
+    return Q(owner_id=owner_id) | Q(is_public=True, is_active=True, status=TrainedModel.Status.READY)
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ def model_list_for_user(
     models = TrainedModel.objects.filter(deleted_at__isnull=True).select_related("algorithm", "owner")
     if not getattr(user, "is_authenticated", False):
         return models.none()
-    models = models.filter(owner=user) if mine else models.filter(_visible_to(user))
+    models = models.filter(owner=user) if mine else models.filter(_visible_to(user.pk))
     if status:
         models = models.filter(status=status)
     if algorithm:
@@ -152,16 +153,40 @@ NOT_READ_TO_PREDICT = (
 )
 
 
-def model_get_for_user(*, user, pk, to_predict: bool = False) -> TrainedModel:
+def model_get_for_user(*, user, pk) -> TrainedModel:
     """A model the user may see: their own, or one in the public catalog. Staff may
-    see any model that is not deleted. ``to_predict``: without NOT_READ_TO_PREDICT."""
+    see any model that is not deleted."""
     if getattr(user, "is_staff", False):
         models = TrainedModel.objects.filter(deleted_at__isnull=True).select_related("algorithm", "owner")
+        return get_object_or_404(models, pk=pk)
+    return get_object_or_404(model_list_for_user(user=user), pk=pk)
+
+
+# The lookup of every prediction's submission, compiled once (core.queries): the same
+# rule as model_get_for_user, without NOT_READ_TO_PREDICT, algorithm and owner.
+_TO_PREDICT = CompiledQuery(
+    lambda owner_id, pk: TrainedModel.objects.filter(
+        _visible_to(owner_id), deleted_at__isnull=True, pk=pk
+    ).defer(*NOT_READ_TO_PREDICT),
+    "owner_id",
+    "pk",
+)
+_TO_PREDICT_STAFF = CompiledQuery(
+    lambda pk: TrainedModel.objects.filter(deleted_at__isnull=True, pk=pk).defer(*NOT_READ_TO_PREDICT), "pk"
+)
+
+
+def model_to_predict_for_user(*, user, pk: int) -> TrainedModel:
+    """model_get_for_user for a prediction: Http404 for a model the user may not see."""
+    if not getattr(user, "is_authenticated", False):
+        raise Http404
+    if getattr(user, "is_staff", False):
+        found = _TO_PREDICT_STAFF.instances(TrainedModel, pk=pk)
     else:
-        models = model_list_for_user(user=user)
-    if to_predict:
-        models = models.defer(*NOT_READ_TO_PREDICT)
-    return get_object_or_404(models, pk=pk)
+        found = _TO_PREDICT.instances(TrainedModel, owner_id=user.pk, pk=pk)
+    if not found:
+        raise Http404("No TrainedModel matches the given query.")
+    return found[0]
 
 
 def model_get_owned(*, user, pk) -> TrainedModel:

@@ -42,7 +42,7 @@ from mlmodels.ml.errors import InputError, TooManyRowsError
 from mlmodels.ml.inputs import validate_csv, validate_records
 from mlmodels.ml.schema import FeatureSchema
 from mlmodels.models import TrainedModel
-from mlmodels.selectors import model_get_for_user, model_prediction_refusal
+from mlmodels.selectors import model_prediction_refusal, model_to_predict_for_user
 from predictions.coerced import coerced_to_json
 from predictions.jobs import PREDICTION
 from predictions.models import Prediction
@@ -82,7 +82,7 @@ def prediction_model(*, user, model_id: int) -> TrainedModel:
     404), ready, and the active version unless it is the user's own; anything else is a
     409 that says why (mlmodels.selectors.model_prediction_refusal)."""
     try:
-        model = model_get_for_user(user=user, pk=model_id, to_predict=True)
+        model = model_to_predict_for_user(user=user, pk=model_id)
     except Http404:
         deleted = TrainedModel.objects.filter(pk=model_id, owner=user, deleted_at__isnull=False).exists()
         if deleted:

@@ -36,7 +36,8 @@ def _scrape_queries(scrape) -> tuple[object, int]:
     return metrics, len(queries)
 
 
-def test_a_scrape_runs_the_same_queries_for_2_or_40_predictions(alice_api, trained_model, scrape):
+def test_a_scrape_runs_the_same_queries_for_2_or_40_predictions(alice_api, trained_model, scrape, settings):
+    settings.PREDICTION_BATCH_JOBS = 1  # every other job stays queued (a batch would take them along)
     for _ in range(2):
         run_prediction(submit(alice_api, trained_model).pk)
     few, queries_for_few = _scrape_queries(scrape)
@@ -53,7 +54,10 @@ def test_a_scrape_runs_the_same_queries_for_2_or_40_predictions(alice_api, train
     assert queries_for_many == queries_for_few
 
 
-def test_totals_follow_submit_succeed_fail_cancel_and_refund(alice, alice_api, trained_model, scrape):
+def test_totals_follow_submit_succeed_fail_cancel_and_refund(
+    alice, alice_api, trained_model, scrape, settings
+):
+    settings.PREDICTION_BATCH_JOBS = 1  # each job moves on its own here
     labels = {"model_id": str(trained_model.pk), "model": "churn v1"}
     succeeded, failed, canceled, waiting = (submit(alice_api, trained_model) for _ in range(4))
     cost = float(succeeded.cost)
