@@ -20,9 +20,10 @@ from typing import Any
 from django.db import connection
 from django.db.models import Model, QuerySet
 
-# Placeholders stand for ids: no table holds a negative primary key, and these are far
-# below any value a filter is built with.
-_PLACEHOLDER_BASE = -(2**61)
+# Placeholders stand for 64-bit ids (primary and foreign keys, positive big integers):
+# within every such field's range, so Django compiles the filter, and far above any id
+# a table will reach.
+_PLACEHOLDER_BASE = 2**62 + 7919
 
 
 class CompiledQuery:
@@ -48,7 +49,7 @@ class CompiledQuery:
         key = (connection.vendor, self.version())
         compiled = self._compiled.get(key)
         if compiled is None:
-            placeholders = {name: _PLACEHOLDER_BASE - index for index, name in enumerate(self.names)}
+            placeholders = {name: _PLACEHOLDER_BASE + index for index, name in enumerate(self.names)}
             sql, params = self.build(**placeholders).query.sql_with_params()
             compiled = (self.wrap.format(sql), list(params))
             with self._lock:
@@ -57,8 +58,15 @@ class CompiledQuery:
 
     def _bound(self, values: dict[str, Any]) -> tuple[str, list[Any]]:
         sql, params = self._sql()
-        by_placeholder = {_PLACEHOLDER_BASE - index: values[name] for index, name in enumerate(self.names)}
-        return sql, [by_placeholder.get(param, param) if type(param) is int else param for param in params]
+        by_placeholder = {_PLACEHOLDER_BASE + index: values[name] for index, name in enumerate(self.names)}
+        # On PostgreSQL Django hands integers over wrapped (psycopg's Int8, an int): the
+        # value goes in the same wrapper.
+        return sql, [
+            type(param)(by_placeholder[param])
+            if isinstance(param, int) and param in by_placeholder
+            else param
+            for param in params
+        ]
 
     def rows(self, **values: Any) -> list[tuple]:
         sql, bound = self._bound(values)

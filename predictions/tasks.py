@@ -28,7 +28,7 @@ from django.conf import settings
 
 from core.counters import model_cache_counter, record_model_cache
 from core.files import make_shared_folder, share_file, shared_file_mode
-from core.jobs.fairness import defer_for_fairness
+from core.jobs.fairness import defer_for_fairness, queued_job
 from core.logs import current_task_id
 from core.storage import StagedFile, StorageUnavailable, local_copy
 from mlmodels.ml.artifacts import LoadedArtifact
@@ -244,13 +244,16 @@ def run_prediction(prediction_id: int) -> str:
     a full refund). A small JSON job takes other queued small JSON jobs of the same
     model along and scores them in one call (``_run_batch``). Safe to run any number
     of times: a job claimed by an earlier task or by another job's batch is left alone."""
-    # Read before the claim (what it reads does not change once a job is submitted), so
-    # the claim need not read when it was created.
-    prediction = _prediction_rows().filter(pk=prediction_id).first()
-    if prediction is None or prediction.status != Prediction.Status.QUEUED or prediction.started_at:
+    # A job taken along by another job's batch is left alone after one small read.
+    if queued_job(PREDICTION, prediction_id) is None:
         return f"prediction {prediction_id} is not queued; nothing to do"
     if defer_for_fairness(PREDICTION, prediction_id):
         return f"prediction {prediction_id} deferred: another user's job ran first"
+    # Read before the claim (what it reads does not change once a job is submitted), so
+    # the claim need not read when it was created.
+    prediction = _prediction_rows().filter(pk=prediction_id).first()
+    if prediction is None:
+        return f"prediction {prediction_id} is not queued; nothing to do"
     task_id = current_task_id()
     if not services.prediction_claim(
         prediction_id=prediction_id, task_id=task_id, created_at=prediction.created_at

@@ -25,6 +25,7 @@ from rest_framework.renderers import JSONRenderer
 from core.counters import counter_increment, counter_name
 from core.errors import InvalidInput
 from core.jobs.queue import enqueue_on_commit
+from core.queries import CompiledQuery
 from webhooks import sending, signing
 from webhooks.models import Event, WebhookAttempt, WebhookDelivery, WebhookSettings, WebhookSubscription
 from webhooks.registry import render_resource
@@ -152,6 +153,28 @@ def webhook_subscribe(*, target: WebhookTarget | None, owner, resource: str, job
 # --- Events ------------------------------------------------------------------------------------
 
 
+# The lookup every move of every job makes, compiled once per resource (core.queries).
+_SUBSCRIPTION_QUERIES: dict[str, CompiledQuery] = {}
+
+
+def _subscription(resource: str, job_id: int) -> WebhookSubscription | None:
+    query = _SUBSCRIPTION_QUERIES.get(resource)
+    if query is None:
+        query = _SUBSCRIPTION_QUERIES.setdefault(
+            resource,
+            CompiledQuery(
+                lambda job_id: (
+                    WebhookSubscription.objects.filter(resource=resource, job_id=job_id)
+                    .only("pk", "events")
+                    .order_by("pk")[:1]
+                ),
+                "job_id",
+            ),
+        )
+    found = query.instances(WebhookSubscription, job_id=job_id)
+    return found[0] if found else None
+
+
 def webhook_job_event(*, resource: str, job_id: int, event: str) -> None:
     """Record the job's ``event`` for delivery, in the transaction that moves the job,
     and send it once that commits. The body is rendered here, so it shows the job as
@@ -160,9 +183,7 @@ def webhook_job_event(*, resource: str, job_id: int, event: str) -> None:
     job's move; the lookup, which every move of every job makes, runs without one: only
     a lost connection makes it fail, and that ends the job's transaction anyway)."""
     try:
-        subscription = (
-            WebhookSubscription.objects.filter(resource=resource, job_id=job_id).only("pk", "events").first()
-        )
+        subscription = _subscription(resource, job_id)
     except Exception:
         logger.exception("could not look up the webhook of %s #%s", resource, job_id)
         return

@@ -47,8 +47,9 @@ _OWNERS = CompiledQuery(_owners_query, version=registered_names)
 _QUEUED_JOB: dict[str, CompiledQuery] = {}
 
 
-def _queued_job(kind: JobKind, job_id: int) -> tuple[int, int] | None:
-    """The owner and enqueue attempts of the job, if it is still queued."""
+def queued_job(kind: JobKind, job_id: int) -> tuple[int, int] | None:
+    """The owner and enqueue attempts of the job, if it is still queued (one compiled
+    statement: also a task's cheap first look at its job)."""
     query = _QUEUED_JOB.get(kind.name)
     if query is None:
         query = _QUEUED_JOB.setdefault(
@@ -73,7 +74,7 @@ def _another_user_waits(owner: int) -> bool:
 def defer_for_fairness(kind: JobKind, job_id: int) -> bool:
     """True when the task was put back at the end of the queue for another user's
     job: the task must then return at once. False: go on with this job."""
-    found = _queued_job(kind, job_id)
+    found = queued_job(kind, job_id)
     if found is None:
         return False  # not queued any more: the task's own claim will say so
     owner, attempts = found
