@@ -12,6 +12,7 @@ of milliseconds), which would otherwise dominate a one-row prediction.
 from __future__ import annotations
 
 import csv
+import functools
 import logging
 import math
 import os
@@ -152,23 +153,40 @@ def _coerced(prediction: Prediction, schema) -> pd.DataFrame:
     return coerced
 
 
-def _json_outcome(
-    prediction: Prediction, schema, predicted: pd.DataFrame, scoring_seconds: float, result_path: Path
-) -> dict[str, Any]:
-    """The inline results and the result file of a JSON job from its predicted frame."""
-    records = prediction.inputs
-    results = None
-    if len(records) <= settings.PREDICTION_INLINE_ROWS:
-        results = records_from_predictions(predicted, schema)
+class _Predicted:
+    """A predicted frame as plain Python, converted once: its column names, each row's
+    values, and the inline results (``records_from_predictions``); ``part`` takes a
+    job's rows out of a batch's."""
 
+    def __init__(self, predicted: pd.DataFrame, schema) -> None:
+        self.columns = [str(name) for name in predicted.columns]
+        self.values = predicted.to_numpy(dtype=object).tolist()
+        self._frame, self._schema = predicted, schema
+
+    @functools.cached_property
+    def results(self) -> list[dict[str, Any]]:  # only when some job shows them inline
+        return records_from_predictions(self._frame, self._schema)
+
+    def part(self, start: int, stop: int) -> _Predicted:
+        part = object.__new__(_Predicted)
+        part.columns, part.values = self.columns, self.values[start:stop]
+        part.__dict__["results"] = self.results[start:stop]
+        return part
+
+
+def _json_outcome(
+    prediction: Prediction, predicted: _Predicted, scoring_seconds: float, result_path: Path
+) -> dict[str, Any]:
+    """The inline results and the result file of a JSON job from its predictions."""
+    records = prediction.inputs
+    results = predicted.results if len(records) <= settings.PREDICTION_INLINE_ROWS else None
     # The download: the input columns as sent (in the order sent), then ours.
     columns = list(dict.fromkeys(str(name) for record in records for name in record))
     if prediction.input_columns and set(prediction.input_columns) == set(columns):
         columns = list(prediction.input_columns)
-    ours = unique_output_names([str(name) for name in predicted.columns], set(columns))
-    ours_values = predicted.to_numpy(dtype=object).tolist()
+    ours = unique_output_names(predicted.columns, set(columns))
     rows = [
-        [_cell(record.get(name)) for name in columns] + [_cell(value) for value in ours_values[number]]
+        [_cell(record.get(name)) for name in columns] + [_cell(value) for value in predicted.values[number]]
         for number, record in enumerate(records)
     ]
     _write_json_result(result_path, columns + ours, rows)
@@ -184,7 +202,7 @@ def _score_json(
     predicted = predict_frame(artifact.pipeline, coerced, schema)
     scoring_seconds = time.perf_counter() - started
     observer.observe(coerced, predicted)
-    return _json_outcome(prediction, schema, predicted, scoring_seconds, result_path)
+    return _json_outcome(prediction, _Predicted(predicted, schema), scoring_seconds, result_path)
 
 
 def _score_csv(
@@ -354,17 +372,18 @@ def _run_batch(batch: list[Prediction]) -> str:
         return "; ".join(_run_claimed(prediction, reraise=False) for prediction in batch)
     observer = PredictionObserver(model_id=batch[0].model_id, schema=schema)
     observer.observe(coerced, predicted)
+    predicted = _Predicted(predicted, schema)
     total_rows = len(coerced)
     messages = []
     first = 0
     counters = {model_cache_counter(cache_hit): 1}  # one lookup for the batch
     for prediction in batch:
         rows = len(prediction.inputs)
-        part = predicted.iloc[first : first + rows].reset_index(drop=True)
+        part = predicted.part(first, first + rows)
         first += rows
         result = StagedFile(result_relative_path(owner_id=prediction.owner_id, token=prediction.token))
         try:
-            outcome = _json_outcome(prediction, schema, part, seconds * rows / total_rows, result.path)
+            outcome = _json_outcome(prediction, part, seconds * rows / total_rows, result.path)
             relative = result.store()
         except Exception as error:
             messages.append(_failed(prediction.pk, error, result, None, reraise=False))
