@@ -185,6 +185,7 @@ class InvocationsView(APIView):
         submission = services.prediction_submit(
             user=request.user,
             model_id=model.pk,
+            model=model,
             inputs=records,
             idempotency_key=request.headers.get("Idempotency-Key"),
         )

@@ -206,6 +206,7 @@ def prediction_submit(
     idempotency_key: str | None = None,
     webhook: str | None = None,
     webhook_events: list[str] | None = None,
+    model: TrainedModel | None = None,
 ) -> Submission:
     """Check the input, then charge, create the job ``queued`` and enqueue it.
 
@@ -215,7 +216,8 @@ def prediction_submit(
     InsufficientFunds (402) and writes nothing. The uploaded file belongs to the new
     prediction on success and is removed on any refusal or replay. ``webhook`` and
     ``webhook_events`` (webhooks.services.webhook_target_for_submission) are checked
-    with the input, before the charge.
+    with the input, before the charge. ``model``: prediction_model's answer for
+    ``model_id``, when the caller has it already.
     """
     if (inputs is None) == (upload is None):
         raise InvalidInput(
@@ -238,7 +240,8 @@ def prediction_submit(
         if earlier is not None:
             return _replayed(earlier, user=user)
 
-        model = prediction_model(user=user, model_id=model_id)
+        if model is None or model.pk != model_id:
+            model = prediction_model(user=user, model_id=model_id)
         schema = FeatureSchema.from_dict(model.feature_schema)
         checked = _check_csv(upload, schema) if upload is not None else _check_json(inputs, schema)
         target = webhook_target_for_submission(user=user, url=webhook, events=webhook_events)
