@@ -35,11 +35,13 @@ class CompiledQuery:
         self,
         build: Callable[..., QuerySet],
         *names: str,
+        text: tuple[str, ...] = (),
         wrap: str = "{}",
         version: Callable[[], Hashable] = lambda: None,
     ) -> None:
         self.build = build
         self.names = names
+        self.text = text  # parameters that are strings, not ids
         self.wrap = wrap
         self.version = version
         self._compiled: dict[Hashable, tuple[str, list[Any]]] = {}
@@ -49,21 +51,28 @@ class CompiledQuery:
         key = (connection.vendor, self.version())
         compiled = self._compiled.get(key)
         if compiled is None:
-            placeholders = {name: _PLACEHOLDER_BASE + index for index, name in enumerate(self.names)}
+            placeholders = self._placeholders()
             sql, params = self.build(**placeholders).query.sql_with_params()
             compiled = (self.wrap.format(sql), list(params))
             with self._lock:
                 self._compiled[key] = compiled
         return compiled
 
+    def _placeholders(self) -> dict[str, Any]:
+        placeholders: dict[str, Any] = {
+            name: _PLACEHOLDER_BASE + index for index, name in enumerate(self.names)
+        }
+        placeholders.update({name: f"\x00placeholder:{name}\x00" for name in self.text})
+        return placeholders
+
     def _bound(self, values: dict[str, Any]) -> tuple[str, list[Any]]:
         sql, params = self._sql()
-        by_placeholder = {_PLACEHOLDER_BASE + index: values[name] for index, name in enumerate(self.names)}
+        by_placeholder = {placeholder: values[name] for name, placeholder in self._placeholders().items()}
         # On PostgreSQL Django hands integers over wrapped (psycopg's Int8, an int): the
         # value goes in the same wrapper.
         return sql, [
             type(param)(by_placeholder[param])
-            if isinstance(param, int) and param in by_placeholder
+            if isinstance(param, int | str) and param in by_placeholder
             else param
             for param in params
         ]

@@ -457,7 +457,7 @@ REST_FRAMEWORK = {
     "NUM_PROXIES": NUM_PROXIES,
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # The first class names the WWW-Authenticate header of a 401: "Token".
-        "rest_framework.authentication.TokenAuthentication",
+        "core.authentication.TokenAuthentication",  # DRF's, its lookup compiled once
         "core.authentication.BearerTokenAuthentication",  # the same token as "Bearer <key>"
         "rest_framework.authentication.SessionAuthentication",
     ],

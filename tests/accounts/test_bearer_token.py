@@ -45,3 +45,18 @@ def test_the_metrics_bearer_token_is_not_an_api_token(alice, client, settings):
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret-metrics-token").status_code == 200
     # ... and the metrics token is no API token.
     assert _client("Bearer s3cret-metrics-token").get("/api/v1/me/").status_code == 401
+
+
+def test_each_token_is_its_users_and_a_deactivated_users_token_stops_working(alice, bob):
+    """The token lookup is compiled once per process (core.authentication): each call
+    still finds its own key's user, and DRF's checks still hold."""
+    keys = {user.username: token_for_user(user=user).key for user in (alice, bob)}
+    for username, key in [*keys.items(), *keys.items()]:
+        response = _client(f"Token {key}").get("/api/v1/me/")
+        assert response.status_code == 200 and response.json()["username"] == username
+    bob.is_active = False
+    bob.save(update_fields=["is_active"])
+    refused = _client(f"Bearer {keys['bob']}").get("/api/v1/me/")
+    assert refused.status_code == 401
+    assert refused.json()["detail"] == "User inactive or deleted."
+    assert _client(f"Token {keys['alice']}").get("/api/v1/me/").status_code == 200
