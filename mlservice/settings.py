@@ -202,7 +202,14 @@ AUTH_USER_MODEL = "accounts.User"
 # --- Cache and broker -----------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # Apart from other deployments (and test runs) sharing the same Redis database.
+            "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", ""),
+        }
+    }
 else:
     # The database cache is shared by every process (web workers and qcluster), which
     # the login throttle and DRF throttles need; local memory would count per process.

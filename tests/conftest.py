@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -175,6 +176,10 @@ class Worker:
                 "WORKERS": str(workers),
                 "PYTHONUNBUFFERED": "1",
                 "DJANGO_SETTINGS_MODULE": "mlservice.settings",
+                # A cache of its own (as each test's locmem one): counts kept in Redis by
+                # an earlier run, whose job ids this run's fresh database reuses, must not
+                # leak in (a job's fairness deferrals, throttles).
+                "CACHE_KEY_PREFIX": f"test-{uuid.uuid4().hex}",
             }
         )
         from django.conf import settings

@@ -113,3 +113,10 @@ def test_the_billing_audit_finds_every_corrupted_balance():
 def test_sign_up_and_log_in():
     output = bench("bench_auth.py", "--requests", "1")
     assert "sign-up (API auth/register/)" in output and "log-in (admin)" in output
+
+
+def test_training_against_a_bare_script():
+    output = bench("bench_training.py", "--rows", "600")
+    for name in ("LogisticRegression", "CatBoost"):
+        assert re.search(rf"^{name} \(holdout accuracy 0\.\d+\)$", output, re.M), output[-3000:]
+    assert len(re.findall(r"bare, (one fit|same protocol) .* service / bare [\d.]+x", output)) == 4, output

@@ -57,8 +57,9 @@ def production_env(*, secret_key: str, queue_name: str, media_root: Path) -> dic
         "DATABASE_URL": database_url_for_subprocess(),
         "REDIS_URL": os.environ["REDIS_URL"],
         "MEDIA_ROOT": str(media_root),
-        # A queue of our own: other test runs may share this Redis.
+        # A queue and cache keys of our own: other test runs may share this Redis.
         "QUEUE_NAME": queue_name,
+        "CACHE_KEY_PREFIX": queue_name,
         "METRICS_TOKEN": METRICS_TOKEN,
         "THROTTLE_ANON": "100000/min",
         "THROTTLE_USER": "100000/min",
