@@ -263,9 +263,10 @@ def run_prediction(prediction_id: int) -> str:
     model along and scores them in one call (``_run_batch``). Safe to run any number
     of times: a job claimed by an earlier task or by another job's batch is left alone."""
     # A job taken along by another job's batch is left alone after one small read.
-    if queued_job(PREDICTION, prediction_id) is None:
+    found = queued_job(PREDICTION, prediction_id)
+    if found is None:
         return f"prediction {prediction_id} is not queued; nothing to do"
-    if defer_for_fairness(PREDICTION, prediction_id):
+    if defer_for_fairness(PREDICTION, prediction_id, found=found):
         return f"prediction {prediction_id} deferred: another user's job ran first"
     # Read before the claim (what it reads does not change once a job is submitted), so
     # the claim need not read when it was created.

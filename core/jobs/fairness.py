@@ -71,10 +71,11 @@ def _another_user_waits(owner: int) -> bool:
     return owner in running and bool(queued - running)
 
 
-def defer_for_fairness(kind: JobKind, job_id: int) -> bool:
+def defer_for_fairness(kind: JobKind, job_id: int, *, found: tuple[int, int] | None = None) -> bool:
     """True when the task was put back at the end of the queue for another user's
-    job: the task must then return at once. False: go on with this job."""
-    found = queued_job(kind, job_id)
+    job: the task must then return at once. False: go on with this job. ``found``:
+    queued_job's answer, when the task has read it already."""
+    found = found or queued_job(kind, job_id)
     if found is None:
         return False  # not queued any more: the task's own claim will say so
     owner, attempts = found

@@ -203,3 +203,21 @@ def worker(start_worker):
             started.process.wait(20)
         except subprocess.TimeoutExpired:
             started.kill()
+
+
+@pytest.fixture
+def empty_model_cache():
+    """The worker's model cache empty before and after the test (tests that run the
+    task in this process: ``pytestmark = pytest.mark.usefixtures("empty_model_cache")``)."""
+    from predictions import tasks
+
+    tasks.cache_clear()
+    yield
+    tasks.cache_clear()
+
+
+def submit_json(user, model, inputs):
+    """A JSON prediction submitted through the service (charged, queued)."""
+    from predictions import services
+
+    return services.prediction_submit(user=user, model_id=model.pk, inputs=inputs).prediction

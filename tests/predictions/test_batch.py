@@ -16,6 +16,7 @@ from billing.models import LedgerEntry
 from core.counters import MODEL_CACHE_HITS, MODEL_CACHE_MISSES, counter_values
 from predictions import services, tasks
 from predictions.models import Prediction
+from tests.predictions.conftest import submit_json
 
 ROWS = [
     {"age": 61, "income": 72.5, "color": "red", "member": True},
@@ -25,21 +26,13 @@ ROWS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _empty_model_cache():
-    tasks.cache_clear()
-    yield
-    tasks.cache_clear()
-
-
-def submit(user, model, inputs) -> Prediction:
-    return services.prediction_submit(user=user, model_id=model.pk, inputs=inputs).prediction
+pytestmark = pytest.mark.usefixtures("empty_model_cache")
 
 
 def results_alone(settings, user, model, inputs) -> list[dict]:
     """The results of the same rows scored as a job of their own."""
     settings.PREDICTION_BATCH_JOBS = 1
-    prediction = submit(user, model, inputs)
+    prediction = submit_json(user, model, inputs)
     assert tasks.run_prediction(prediction.pk) == f"prediction {prediction.pk} succeeded"
     prediction.refresh_from_db()
     settings.PREDICTION_BATCH_JOBS = 16
@@ -56,12 +49,12 @@ def test_queued_small_jobs_of_one_model_are_scored_together_each_with_its_own_ou
     alice, staff, classifier, regressor, make_csv, settings
 ):
     jobs = [
-        submit(alice, classifier, [ROWS[0]]),
-        submit(staff, classifier, [ROWS[1], ROWS[2]]),  # another user, two rows
-        submit(alice, classifier, ROWS[3]),
+        submit_json(alice, classifier, [ROWS[0]]),
+        submit_json(staff, classifier, [ROWS[1], ROWS[2]]),  # another user, two rows
+        submit_json(alice, classifier, ROWS[3]),
     ]
-    other_model = submit(alice, regressor, [ROWS[0]])
-    too_big = submit(alice, classifier, [ROWS[0]] * (tasks.BATCH_MAX_ROWS + 1))
+    other_model = submit_json(alice, regressor, [ROWS[0]])
+    too_big = submit_json(alice, classifier, [ROWS[0]] * (tasks.BATCH_MAX_ROWS + 1))
     charges_before = LedgerEntry.objects.filter(kind=LedgerEntry.Kind.PREDICTION_CHARGE).count()
 
     message = tasks.run_prediction(jobs[0].pk)
@@ -94,7 +87,7 @@ def test_queued_small_jobs_of_one_model_are_scored_together_each_with_its_own_ou
 
 
 def test_one_model_lookup_is_counted_for_a_batch_and_each_job_is_counted_finished(alice, classifier):
-    jobs = [submit(alice, classifier, [row]) for row in ROWS]
+    jobs = [submit_json(alice, classifier, [row]) for row in ROWS]
     before = counter_values()
 
     tasks.run_prediction(jobs[0].pk)
@@ -110,7 +103,7 @@ def test_one_model_lookup_is_counted_for_a_batch_and_each_job_is_counted_finishe
 
 def test_the_batch_size_is_bounded_by_the_setting(alice, classifier, settings):
     settings.PREDICTION_BATCH_JOBS = 2
-    jobs = [submit(alice, classifier, [row]) for row in ROWS]
+    jobs = [submit_json(alice, classifier, [row]) for row in ROWS]
 
     assert tasks.run_prediction(jobs[0].pk).startswith("batch of 2: ")
 
@@ -123,7 +116,7 @@ def test_the_batch_size_is_bounded_by_the_setting(alice, classifier, settings):
 
 
 def test_a_canceled_job_is_not_taken_into_a_batch(alice, classifier):
-    first, canceled, last = (submit(alice, classifier, [row]) for row in ROWS[:3])
+    first, canceled, last = (submit_json(alice, classifier, [row]) for row in ROWS[:3])
     services.prediction_cancel(user=alice, prediction=canceled)
 
     assert tasks.run_prediction(first.pk).startswith("batch of 2: ")
@@ -137,7 +130,7 @@ def test_a_canceled_job_is_not_taken_into_a_batch(alice, classifier):
 def test_a_job_that_cannot_be_scored_fails_alone_and_is_refunded_while_the_others_succeed(
     alice, classifier, balance
 ):
-    good, bad, other = (submit(alice, classifier, [row]) for row in ROWS[:3])
+    good, bad, other = (submit_json(alice, classifier, [row]) for row in ROWS[:3])
     # Stored values that no longer fit the schema, and raw input that cannot be read:
     # the batch cannot be scored as one, so each job is scored alone.
     Prediction.objects.filter(pk=bad.pk).update(coerced_inputs=None, inputs=[{"age": "old"}])

@@ -18,19 +18,12 @@ from core.jobs.lifecycle import MAX_ENQUEUE_ATTEMPTS, RUNNING_GRACE_SECONDS
 from predictions import services, tasks
 from predictions.models import Prediction
 from predictions.uploads import StoredCsv, input_relative_path, new_token
+from tests.predictions.conftest import submit_json
 
 URL = "/api/v1/predictions/"
 
 
-@pytest.fixture(autouse=True)
-def _empty_model_cache():
-    tasks.cache_clear()
-    yield
-    tasks.cache_clear()
-
-
-def submit_json(user, model, inputs) -> Prediction:
-    return services.prediction_submit(user=user, model_id=model.pk, inputs=inputs).prediction
+pytestmark = pytest.mark.usefixtures("empty_model_cache")
 
 
 def stored_csv(settings, user, text: str) -> StoredCsv:
