@@ -92,9 +92,10 @@ class _Board:
                 transaction.set_rollback(True)
         if not moved:
             raise ExperimentAbandoned()
+        self.checked_at = 0.0  # between trials the cancel request is always read
 
     def should_stop(self) -> bool:
-        # One small read at most every half second, between folds and trials.
+        # One small read after every trial, and at most every half second between folds.
         now = time.monotonic()
         if not self.cancel and now - self.checked_at >= 0.5:
             self.checked_at = now

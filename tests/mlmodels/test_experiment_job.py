@@ -124,7 +124,9 @@ def test_cancel_mid_run_stops_after_the_current_trial_and_refunds_the_rest(
 
     experiment = Experiment.objects.get(pk=experiment_id)
     assert experiment.status == "canceled"
-    assert experiment.trials_done in (2, 3)  # the trial running when asked may finish
+    # Asked between trials: the search reads the request before starting the third,
+    # however fast the trials are.
+    assert experiment.trials_done == 2
     assert experiment.trials.count() == experiment.trials_done
     assert refunds(experiment_id) == [FEE * (6 - experiment.trials_done)]
     # Its complete trials can still be promoted, at the algorithm's training price.
