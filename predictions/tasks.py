@@ -291,7 +291,7 @@ def run_prediction(prediction_id: int) -> str:
     return _run_claimed(prediction)
 
 
-def _run_claimed(prediction: Prediction, *, reraise: bool = True) -> str:
+def _run_claimed(prediction: Prediction) -> str:
     """Score one claimed job alone and record its outcome."""
     prediction_id = prediction.pk
     # Written locally (on local disk: in place), then stored before the job succeeds.
@@ -312,7 +312,10 @@ def _run_claimed(prediction: Prediction, *, reraise: bool = True) -> str:
         _count_cache_lookup(cache_hit)
         return f"prediction {prediction_id} was failed by the sweep while it ran"
     except Exception as error:
-        return _failed(prediction_id, error, result, cache_hit, reraise=reraise)
+        message = _failed(prediction_id, error, result, cache_hit)
+        if _unexpected(error):
+            raise  # django-q records the task as failed: operators see it
+        return message
     succeeded = services.prediction_succeed(
         prediction_id=prediction_id,
         result_file=relative,
@@ -327,18 +330,40 @@ def _run_claimed(prediction: Prediction, *, reraise: bool = True) -> str:
     return f"prediction {prediction_id} succeeded"
 
 
-def _failed(prediction_id: int, error: Exception, result: StagedFile, cache_hit, *, reraise: bool) -> str:
+def _unexpected(error: Exception) -> bool:
+    """An error that is not the input's fault: for operators too (logged, and the task
+    is recorded as failed once every job of it has its outcome)."""
+    return not isinstance(error, (InputError, FileNotFoundError))
+
+
+def _failed(prediction_id: int, error: Exception, result: StagedFile, cache_hit) -> str:
     """Fail (and refund) a job whose scoring raised ``error``."""
     result.discard()
     services.prediction_fail(prediction_id=prediction_id, error=_readable(error))
     _count_cache_lookup(cache_hit)
-    if isinstance(error, (InputError, FileNotFoundError)):
+    if not _unexpected(error):
         return f"prediction {prediction_id} failed: {_readable(error)}"
-    # Anything else is for operators too: django-q records the task as failed.
     logger.exception("prediction %s failed", prediction_id, exc_info=error)
-    if reraise:
-        raise error
     return f"prediction {prediction_id} failed: {error!r}"
+
+
+class _Outcomes:
+    """The messages of a batch's jobs, and the first unexpected error among them:
+    raised once every job has its outcome, so django-q records the task as failed."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+        self.unexpected: Exception | None = None
+
+    def failed(self, error: Exception, message: str) -> None:
+        self.messages.append(message)
+        if self.unexpected is None and _unexpected(error):
+            self.unexpected = error
+
+    def joined(self, prefix: str = "") -> str:
+        if self.unexpected is not None:
+            raise self.unexpected
+        return prefix + "; ".join(self.messages)
 
 
 # --- Several small jobs of one model in one call -----------------------------------------------
@@ -370,12 +395,12 @@ def _run_batch(batch: list[Prediction]) -> str:
         seconds = time.perf_counter() - started
     except Exception:
         logger.warning("a batch of %d predictions is scored job by job", len(batch), exc_info=True)
-        return "; ".join(_run_claimed(prediction, reraise=False) for prediction in batch)
+        return _each_alone(batch)
     observer = PredictionObserver(model_id=batch[0].model_id, schema=schema)
     observer.observe(coerced, predicted)
     predicted = _Predicted(predicted, schema)
     total_rows = len(coerced)
-    messages = []
+    outcomes = _Outcomes()
     first = 0
     counters = {model_cache_counter(cache_hit): 1}  # one lookup for the batch
     for prediction in batch:
@@ -387,17 +412,27 @@ def _run_batch(batch: list[Prediction]) -> str:
             outcome = _json_outcome(prediction, part, seconds * rows / total_rows, result.path)
             relative = result.store()
         except Exception as error:
-            messages.append(_failed(prediction.pk, error, result, None, reraise=False))
+            outcomes.failed(error, _failed(prediction.pk, error, result, None))
             continue
         if services.prediction_succeed(
             prediction_id=prediction.pk, result_file=relative, counters=counters, **outcome
         ):
             counters = None
-            messages.append(f"prediction {prediction.pk} succeeded")
+            outcomes.messages.append(f"prediction {prediction.pk} succeeded")
         else:
             result.discard()
-            messages.append(f"prediction {prediction.pk} was failed by the sweep before it finished")
+            outcomes.messages.append(f"prediction {prediction.pk} was failed by the sweep before it finished")
     if counters is not None:
         _count_cache_lookup(cache_hit)
     observer.record()
-    return f"batch of {len(batch)}: " + "; ".join(messages)
+    return outcomes.joined(f"batch of {len(batch)}: ")
+
+
+def _each_alone(batch: list[Prediction]) -> str:
+    outcomes = _Outcomes()
+    for prediction in batch:
+        try:
+            outcomes.messages.append(_run_claimed(prediction))
+        except Exception as error:  # the job is failed and refunded already
+            outcomes.failed(error, f"prediction {prediction.pk} failed: {error!r}")
+    return outcomes.joined()

@@ -145,3 +145,44 @@ def test_a_job_that_cannot_be_scored_fails_alone_and_is_refunded_while_the_other
     assert "refunded" in bad.error and "Traceback" not in bad.error
     assert balance(alice) == paid + bad.cost and bad.cost > Decimal("0")
     assert billing_audit() == []
+
+
+@pytest.mark.parametrize("scored_together", [True, False], ids=["in the batch", "job by job"])
+def test_an_internal_error_in_one_job_fails_the_task_after_the_others_have_their_outcome(
+    alice, classifier, balance, monkeypatch, caplog, scored_together
+):
+    good, broken, other = (submit_json(alice, classifier, [row]) for row in ROWS[:3])
+    json_outcome, predict_frame = tasks._json_outcome, tasks.predict_frame
+    if not scored_together:  # the batch cannot be scored as one: each job is scored alone
+
+        def not_together(pipeline, coerced, schema):
+            if len(coerced) > 1:
+                raise ValueError("not as one")
+            return predict_frame(pipeline, coerced, schema)
+
+        monkeypatch.setattr(tasks, "predict_frame", not_together)
+
+    def breaks_on_one(prediction, *args):
+        if prediction.pk == broken.pk:
+            raise RuntimeError("disk on fire")
+        return json_outcome(prediction, *args)
+
+    monkeypatch.setattr(tasks, "_json_outcome", breaks_on_one)
+    paid = balance(alice)
+
+    # django-q records the task as failed (operators see it)...
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        tasks.run_prediction(good.pk)
+
+    # ...once every job of it has its own outcome.
+    assert ("scored job by job" in caplog.text) is not scored_together
+    statuses = dict(
+        Prediction.objects.filter(pk__in=[good.pk, broken.pk, other.pk]).values_list("pk", "status")
+    )
+    assert statuses == {good.pk: "succeeded", broken.pk: "failed", other.pk: "succeeded"}
+    broken.refresh_from_db()
+    assert (
+        broken.error == "Scoring failed because of an internal error (it was logged). The cost was refunded."
+    )
+    assert balance(alice) == paid + broken.cost
+    assert billing_audit() == []
