@@ -136,6 +136,7 @@ def _check_csv(upload: StoredCsv, schema: FeatureSchema) -> _CheckedInput:
             max_rows=settings.PREDICTION_MAX_ROWS,
             max_columns=settings.PREDICTION_MAX_COLUMNS,
             chunk_rows=settings.PREDICTION_CHUNK_ROWS,
+            threads=settings.PREDICTION_SCORING_THREADS,
         )
     except InputError as error:
         raise _input_error(error) from None

@@ -226,6 +226,7 @@ def _score_csv(
             total_rows=prediction.rows,
             file_mode=shared_file_mode(),
             observe=observer.observe,
+            threads=settings.PREDICTION_SCORING_THREADS,
         )
     return {"results": None, "scoring_seconds": summary.scoring_seconds}
 

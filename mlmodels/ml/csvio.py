@@ -243,6 +243,21 @@ def iter_arrow_chunks(
         yield pa.Table.from_batches(pending)
 
 
+@dataclass(frozen=True)
+class Chunk:
+    table: pa.Table
+    offset: int  # rows of the file before this chunk
+
+
+def numbered_chunks(tables: Iterator[pa.Table]) -> Iterator[Chunk]:
+    """Each table with the number of rows before it, for error messages that name a
+    row of the file wherever the chunk is worked on."""
+    offset = 0
+    for table in tables:
+        yield Chunk(table, offset)
+        offset += table.num_rows
+
+
 def frame_from_arrow(table: pa.Table, names: list[str]) -> pd.DataFrame:
     frame = table.to_pandas()
     frame.columns = names

@@ -8,20 +8,26 @@ counting the header or blank lines (the first line under the header is row 1).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 
 import pandas as pd
+import pyarrow as pa
 
 from .csvio import (
+    Chunk,
     CsvFormat,
     check_column_count,
     check_header,
     frame_from_arrow,
     iter_arrow_chunks,
+    numbered_chunks,
     read_header,
     sniff_format,
 )
 from .errors import DatasetError, InputError, TooManyRowsError
+from .inorder import in_order
 from .schema import (
     CoercionProblem,
     Feature,
@@ -286,15 +292,18 @@ def validate_csv(
     max_rows: int,
     max_columns: int | None = None,
     chunk_rows: int = 100_000,
+    threads: int = 1,
 ) -> CsvInputSummary:
     """Check a prediction CSV against the schema without loading it whole.
 
     The header is checked first (more than ``max_columns`` columns, missing columns),
-    then the rows chunk by chunk; the
-    first 20 unreadable values across the whole file are reported with the total.
-    File-level problems (binary, empty, ragged rows) are InputErrors on ``file``.
+    then the rows chunk by chunk (on ``threads`` threads, about ``chunk_rows`` rows in
+    flight); the first 20 unreadable values across the whole file are reported with
+    the total. File-level problems (binary, empty, ragged rows) are InputErrors on
+    ``file``.
     """
     field_name = "file"
+    threads = max(1, threads)
     try:
         if os.path.getsize(path) == 0:
             raise _fail("the file is empty", field_name)
@@ -317,20 +326,36 @@ def validate_csv(
     total = 0
     rows = 0
     too_large_only = True
-    try:
-        for table in iter_arrow_chunks(path, fmt, raw_names, chunk_rows=chunk_rows, include=include):
+
+    def counted() -> Iterator[pa.Table]:
+        nonlocal rows
+        for table in iter_arrow_chunks(
+            path, fmt, raw_names, chunk_rows=max(1, chunk_rows // threads), include=include
+        ):
             if rows + table.num_rows > max_rows:
                 message = f"the file has more than {max_rows:,} rows; the limit is {max_rows:,}"
                 raise TooManyRowsError(message, {field_name: [message]})
-            if checked:
-                frame = frame_from_arrow(table, [feature.name for feature in checked])
-                _, problems, count = coerce_and_check(frame, checked)
+            rows += table.num_rows
+            yield table
+
+    def check(chunk: Chunk) -> tuple[list[CoercionProblem], int]:
+        if not checked:
+            return [], 0
+        frame = frame_from_arrow(chunk.table, [feature.name for feature in checked])
+        _, problems, count = coerce_and_check(frame, checked)
+        return problems, count
+
+    try:
+        # Chunks are checked on ``threads`` threads while this one reads the next; the
+        # problems are counted in file order, so the first ones reported are the first
+        # ones in the file.
+        with closing(in_order(check, numbered_chunks(counted()), threads=threads)) as results:
+            for chunk, (problems, count) in results:
                 total += count
                 for problem in problems:
                     if len(messages) < MAX_REPORTED_PROBLEMS:
-                        messages.append(_problem_message(problem, kinds[problem.column], rows))
+                        messages.append(_problem_message(problem, kinds[problem.column], chunk.offset))
                         too_large_only = too_large_only and isinstance(problem, TooLarge)
-            rows += table.num_rows
     except DatasetError as error:
         raise InputError(error.message, error.errors) from error
     if rows == 0:

@@ -134,8 +134,16 @@ def test_a_csv_prediction_writes_input_columns_prediction_and_probabilities(
     assert detail["download_url"] == f"http://testserver{URL}{prediction.pk}/download/"
 
 
-def test_progress_is_recorded_per_chunk(alice, classifier, settings, make_csv, monkeypatch):
+@pytest.mark.parametrize(
+    ("threads", "expected"),
+    [(1, [40, 80, 100]), (2, [20, 40, 60, 80, 100])],
+    ids=["one thread", "two threads"],
+)
+def test_progress_is_recorded_per_chunk(
+    alice, classifier, settings, make_csv, monkeypatch, threads, expected
+):
     settings.PREDICTION_CHUNK_ROWS = 100
+    settings.PREDICTION_SCORING_THREADS = threads  # each takes a share of the chunk
     prediction = services.prediction_submit(
         user=alice, model_id=classifier.pk, upload=stored_csv(settings, alice, make_csv(250))
     ).prediction
@@ -148,7 +156,7 @@ def test_progress_is_recorded_per_chunk(alice, classifier, settings, make_csv, m
 
     monkeypatch.setattr(services, "prediction_progress", spy)
     tasks.run_prediction(prediction.pk)
-    assert seen == [40, 80, 100]
+    assert seen == expected
     prediction.refresh_from_db()
     assert prediction.progress == 100
 

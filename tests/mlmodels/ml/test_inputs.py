@@ -160,11 +160,12 @@ def test_a_valid_csv(tmp_path):
     assert summary.format.delimiter == ";"
 
 
-def test_bad_values_are_numbered_across_chunks(tmp_path):
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_bad_values_are_numbered_across_chunks(tmp_path, threads):
     rows = [f"{'bad' if i in (2, 7, 8) else i},Paris,yes" for i in range(1, 11)]
     path = write(tmp_path, "age,city,member\n" + "\n".join(rows) + "\n")
     with pytest.raises(InputError) as caught:
-        validate_csv(path, SCHEMA, max_rows=100, chunk_rows=3)
+        validate_csv(path, SCHEMA, max_rows=100, chunk_rows=3, threads=threads)
     assert errors_of(caught, "file") == [
         "row 2, column 'age': 'bad' is not a number",
         "row 7, column 'age': 'bad' is not a number",
@@ -172,10 +173,11 @@ def test_bad_values_are_numbered_across_chunks(tmp_path):
     ]
 
 
-def test_only_twenty_bad_values_are_listed_across_chunks(tmp_path):
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_only_twenty_bad_values_are_listed_across_chunks(tmp_path, threads):
     path = write(tmp_path, "age,city,member\n" + "x,a,y\n" * 45)
     with pytest.raises(InputError) as caught:
-        validate_csv(path, SCHEMA, max_rows=100, chunk_rows=7)
+        validate_csv(path, SCHEMA, max_rows=100, chunk_rows=7, threads=threads)
     messages = errors_of(caught, "file")
     assert len(messages) == 21
     assert messages[19] == "row 20, column 'age': 'x' is not a number"
@@ -192,11 +194,12 @@ def test_missing_columns_are_found_in_the_header(tmp_path):
     ]
 
 
-def test_too_many_rows_in_a_file(tmp_path):
+@pytest.mark.parametrize("threads", [1, 2])
+def test_too_many_rows_in_a_file(tmp_path, threads):
     path = write(tmp_path, "age,city,member\n" + "1,a,y\n" * 12)
     with pytest.raises(TooManyRowsError, match="limit is 10"):
-        validate_csv(path, SCHEMA, max_rows=10, chunk_rows=5)
-    assert validate_csv(path, SCHEMA, max_rows=12, chunk_rows=5).rows == 12
+        validate_csv(path, SCHEMA, max_rows=10, chunk_rows=5, threads=threads)
+    assert validate_csv(path, SCHEMA, max_rows=12, chunk_rows=5, threads=threads).rows == 12
 
 
 @pytest.mark.parametrize(
@@ -221,18 +224,26 @@ ODD_VALUES = ["1", " 2 ", "-1.5", "+3", "1e3", "inf", "NaN", " na ", "?", "--", 
 ODD_VALUES += ["yes", "No", "T", "f", "0", "TRUE", "1_0", "٣", "None", "#N/A", None]
 
 
+# Every cell a number as written, or empty, absent or spelled nan/inf: the one-parse path.
+AS_WRITTEN = ["1", "-1.5", "+3", "1e3", "1E5", ".5", "5.", "-0", "", None, "nan", "NAN", "-nan"]
+AS_WRITTEN += ["inf", "-inf", "+inf", "Infinity", "1e400", "0.0000001"]
+
+
+@pytest.mark.parametrize("values", [ODD_VALUES, AS_WRITTEN], ids=["odd values", "numbers as written"])
 @pytest.mark.parametrize("kind", ["numeric", "boolean", "categorical"])
-def test_arrow_text_and_python_text_coerce_alike(kind):
+def test_arrow_text_and_python_text_coerce_alike(kind, values):
     # CSV columns arrive as Arrow-backed text and take schema.py's fast path; JSON
     # columns are Python objects. Both must give the same values and problems.
     from mlmodels.ml.schema import coerce_column
 
-    fast_values, fast_bad = coerce_column(pd.Series(ODD_VALUES, dtype="str"), kind)
-    slow_values, slow_bad = coerce_column(pd.Series(ODD_VALUES, dtype=object), kind)
+    fast_values, fast_bad = coerce_column(pd.Series(values, dtype="str"), kind)
+    slow_values, slow_bad = coerce_column(pd.Series(values, dtype=object), kind)
     assert fast_bad.tolist() == slow_bad.tolist()
     assert fast_values.dtype == slow_values.dtype
     assert fast_values.isna().tolist() == slow_values.isna().tolist()
     assert fast_values.dropna().tolist() == slow_values.dropna().tolist()
+    if kind == "numeric" and values is AS_WRITTEN:
+        assert fast_bad.sum() == 6  # inf (three spellings), Infinity, 1e400, -nan
 
 
 def test_json_values_are_spelled_like_csv_text():

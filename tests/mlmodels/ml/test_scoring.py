@@ -206,6 +206,39 @@ def test_chunked_scoring_matches_one_shot_prediction(tmp_path, classifier):
         assert np.array_equal(output[column].astype(float).to_numpy(), expected[column].to_numpy())
 
 
+@pytest.mark.parametrize("threads", [2, 3])
+def test_scoring_threads_write_the_same_file_in_the_same_order(tmp_path, classifier, threads):
+    pipeline, schema = classifier
+    raw = training_frame(50)
+    source = write_input(tmp_path, [list(raw.columns)] + raw.to_numpy().tolist())
+    alone, side_by_side = tmp_path / "alone.csv", tmp_path / "side_by_side.csv"
+    calls = []
+    score_csv(pipeline, schema, source, alone, chunk_rows=7)
+    summary = score_csv(
+        pipeline,
+        schema,
+        source,
+        side_by_side,
+        chunk_rows=7 * threads,
+        threads=threads,
+        progress=lambda done, total: calls.append(done),
+    )
+    assert side_by_side.read_bytes() == alone.read_bytes()
+    assert summary.rows == 50 and calls == list(range(7, 50, 7)) + [50]
+    assert 0 < summary.scoring_seconds <= summary.total_seconds  # chunks side by side count once
+
+
+def test_with_threads_a_bad_value_is_reported_at_its_own_row(tmp_path, classifier):
+    pipeline, schema = classifier
+    raw = training_frame(30)
+    raw.loc[22, "x"] = "oops"
+    source = write_input(tmp_path, [list(raw.columns)] + raw.to_numpy().tolist())
+    with pytest.raises(InputError, match="1 value cannot be read") as caught:
+        score_csv(pipeline, schema, source, tmp_path / "result.csv", chunk_rows=10, threads=2)
+    assert caught.value.errors == {"file": ["row 23, column 'x': 'oops' is not a number"]}
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["input.csv"]
+
+
 def test_score_csv_for_a_regressor(tmp_path, regressor):
     pipeline, schema = regressor
     source = write_input(tmp_path, [["x", "colour"], ["1", "red"], ["2", "blue"]])
