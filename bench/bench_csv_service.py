@@ -15,7 +15,7 @@ and ru_maxrss of the plain script.
 
 With ``--s3`` the service runs twice in the same run, each time with fresh processes
 and an empty MEDIA_ROOT of its own: on local disk, then on an S3 bucket (moto's
-standalone server on loopback, bench/s3.py; ``STORAGE_URL`` in the environment of
+standalone server on loopback, devservers/s3.py; ``STORAGE_URL`` in the environment of
 gunicorn and qcluster). The S3 result is read back through the API download, and the
 storage transfers alone (input upload, its download, result upload, with the service's
 own S3 storage options) are timed afterwards to show where the extra time goes.
@@ -38,7 +38,8 @@ from pathlib import Path
 import harness
 import measure
 import workload
-from s3 import S3Server
+
+from devservers.s3 import S3Server
 
 PLAIN_SCRIPT = r"""
 import json, resource, sys, time

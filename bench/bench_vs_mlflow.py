@@ -35,7 +35,6 @@ written to bench/out/vs_mlflow-<time>.json. Targets and figures: docs/PERFORMANC
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime
 import http.client
 import io
@@ -43,7 +42,6 @@ import json
 import os
 import signal
 import statistics
-import subprocess
 import threading
 import time
 import urllib.request
@@ -55,9 +53,7 @@ import harness
 import measure
 import workload
 
-MLFLOW_VENV = workload.ROOT / ".venv-mlflow"
-MLFLOW = MLFLOW_VENV / "bin" / "mlflow"
-MLFLOW_PYTHON = MLFLOW_VENV / "bin" / "python"
+from devservers.mlflow import MLFLOW, MLFLOW_VENV, mlflow_process, run_mlflow_python
 
 # Issue 18's targets.
 TARGET_MEDIAN_RATIO = 1.0  # service median <= MLflow's
@@ -329,76 +325,6 @@ def export_model(stack: harness.Stack, model_id: int, token: str) -> tuple[objec
     return directory, len(content)
 
 
-def mlflow_environment(stack_keys) -> dict[str, str]:
-    environment = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("DJANGO", "MLFLOW_")) and key not in stack_keys
-    }
-    environment["PATH"] = f"{MLFLOW_VENV / 'bin'}:{environment.get('PATH', '')}"
-    environment["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "true"
-    return environment
-
-
-@contextlib.contextmanager
-def mlflow_serve(directory, workers: int, log_path, stack_keys, timeout: float = 180):
-    """``mlflow models serve`` on a free loopback port, in a session of its own; yields
-    (process, port) once ``/ping`` answers; stops that session (only it) at the end."""
-    port = harness.free_port()
-    command = [
-        str(MLFLOW),
-        "models",
-        "serve",
-        "-m",
-        str(directory),
-        "--env-manager",
-        "local",
-        "-p",
-        str(port),
-        "-h",
-        "127.0.0.1",
-        "--workers",
-        str(workers),
-    ]
-    log = open(log_path, "wb")  # noqa: SIM115 -- closed after the process
-    process = subprocess.Popen(
-        command,
-        cwd=workload.ROOT,
-        env=mlflow_environment(stack_keys),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(
-                    f"mlflow exited with {process.returncode}:\n{log_path.read_text()[-3000:]}"
-                )
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"mlflow did not answer in {timeout} s:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.3)
-        yield process, port
-    finally:
-        if process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)  # its own session: MLflow and uvicorn
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        log.close()
-
-
 MLFLOW_FLOOR_SCRIPT = """
 import json, statistics, sys, time
 import pandas as pd
@@ -417,17 +343,10 @@ print(json.dumps(statistics.median(timings[20:]) * 1000))
 def mlflow_in_process_ms(directory, row: dict, stack_keys, samples: int = 220) -> float:
     """MLflow's floor: ``pyfunc.load_model(DIR).predict`` of the one-row frame (signature
     check, the service's coercion, the pipeline), in MLflow's Python, no HTTP."""
-    done = subprocess.run(
-        [str(MLFLOW_PYTHON), "-c", MLFLOW_FLOOR_SCRIPT, str(directory), json.dumps(row), str(samples)],
-        cwd=workload.ROOT,
-        env=mlflow_environment(stack_keys),
-        capture_output=True,
-        text=True,
-        timeout=300,
+    output = run_mlflow_python(
+        MLFLOW_FLOOR_SCRIPT, str(directory), json.dumps(row), str(samples), cwd=workload.ROOT, drop=stack_keys
     )
-    if done.returncode != 0:
-        raise RuntimeError(done.stderr[-3000:])
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(output.strip().splitlines()[-1])
 
 
 # --- The run ---------------------------------------------------------------------------------
@@ -529,12 +448,23 @@ def run(stack: harness.Stack, arguments, results: dict) -> None:
     service_body = json.dumps({"model": model.pk, "inputs": row}).encode()
     json_type = {"Content-Type": "application/json"}
 
-    with mlflow_serve(
-        directory, arguments.mlflow_workers, stack.directory / "mlflow.log", stack.env.keys()
-    ) as (
-        mlflow,
-        mlflow_port,
-    ):
+    with mlflow_process(
+        [
+            "models",
+            "serve",
+            "-m",
+            str(directory),
+            "--env-manager",
+            "local",
+            "--workers",
+            str(arguments.mlflow_workers),
+        ],
+        ready_path="/ping",
+        log_path=stack.directory / "mlflow.log",
+        cwd=workload.ROOT,
+        drop=stack.env.keys(),
+    ) as mlflow:
+        mlflow_port = mlflow.port
 
         def endpoint(name: str, token: str = "") -> Target:
             fresh = name.endswith(FRESH)

@@ -142,15 +142,15 @@ def test_an_exported_model_served_by_mlflow_predicts_as_the_service_does(
         ready_path="/ping",
         log_path=tmp_path / "serve.log",
         cwd=tmp_path,
-    ) as base:
+    ) as server:
         split = {"columns": columns, "data": rows}
-        status, served = http("POST", f"{base}/invocations", {"dataframe_split": split})
+        status, served = http("POST", f"{server.url}/invocations", {"dataframe_split": split})
         assert status == 200, served
         if task == "classification":
             assert served["predictions"] == [result["prediction"] for result in expected]
             status, proba = http(
                 "POST",
-                f"{base}/invocations",
+                f"{server.url}/invocations",
                 {"dataframe_split": split, "params": {"predict_method": "predict_proba"}},
             )
             assert status == 200, proba

@@ -9,10 +9,11 @@ from django_q.signing import SignedPackage
 from prometheus_client.parser import text_string_to_metric_families
 
 from core.counters import counter_values
+from devservers.ports import free_port
 from mlmodels.models import TrainedModel
 from mlmodels.services.tracking import tracking_log_experiment
 from mlmodels.tasks import track_model_task, train_model_task
-from tests.mlmodels.mlflow_servers import free_port, http, mlflow_process, require_mlflow
+from tests.mlmodels.mlflow_servers import http, mlflow_process, require_mlflow
 
 API = "/api/2.0/mlflow"
 
@@ -53,18 +54,20 @@ def test_a_training_is_logged_with_params_metrics_tags_and_the_model(
         ready_path="/health",
         log_path=tmp_path / "server.log",
         cwd=tmp_path,
-    ) as base:
-        settings.MLFLOW_TRACKING_URI = base
+    ) as server:
+        settings.MLFLOW_TRACKING_URI = server.url
         settings.MLFLOW_TIMEOUT_SECONDS = 60  # a busy test machine, a server just started
         settings.MLFLOW_EXPERIMENT_NAME = "mlservice-tests"
         model = ready_model(submit, alice, dataset)
 
         track_model_task(model.pk)
 
-        status, found = http("GET", f"{base}{API}/experiments/get-by-name?experiment_name=mlservice-tests")
+        status, found = http(
+            "GET", f"{server.url}{API}/experiments/get-by-name?experiment_name=mlservice-tests"
+        )
         assert status == 200, found
         experiment_id = found["experiment"]["experiment_id"]
-        status, runs = http("POST", f"{base}{API}/runs/search", {"experiment_ids": [experiment_id]})
+        status, runs = http("POST", f"{server.url}{API}/runs/search", {"experiment_ids": [experiment_id]})
         assert status == 200 and len(runs["runs"]) == 1, runs
         run = runs["runs"][0]
         assert run["info"]["status"] == "FINISHED"
@@ -81,7 +84,7 @@ def test_a_training_is_logged_with_params_metrics_tags_and_the_model(
         assert tags["mlflow.runName"] == f"churn v{model.version}"
 
         run_id = run["info"]["run_id"]
-        status, listed = http("GET", f"{base}{API}/artifacts/list?run_id={run_id}&path=model")
+        status, listed = http("GET", f"{server.url}{API}/artifacts/list?run_id={run_id}&path=model")
         assert status == 200, listed
         names = {item["path"] for item in listed["files"]}
         assert {"model/MLmodel", "model/model.pkl", "model/requirements.txt"} <= names
@@ -113,13 +116,15 @@ def test_an_experiment_is_a_parent_run_with_a_child_run_per_trial(alice, dataset
         ready_path="/health",
         log_path=tmp_path / "server.log",
         cwd=tmp_path,
-    ) as base:
-        settings.MLFLOW_TRACKING_URI = base
+    ) as server:
+        settings.MLFLOW_TRACKING_URI = server.url
         settings.MLFLOW_TIMEOUT_SECONDS = 60  # a busy test machine, a server just started
         assert tracking_log_experiment(experiment_id=experiment.pk)
-        status, found = http("GET", f"{base}{API}/experiments/get-by-name?experiment_name=mlservice")
+        status, found = http("GET", f"{server.url}{API}/experiments/get-by-name?experiment_name=mlservice")
         status, runs = http(
-            "POST", f"{base}{API}/runs/search", {"experiment_ids": [found["experiment"]["experiment_id"]]}
+            "POST",
+            f"{server.url}{API}/runs/search",
+            {"experiment_ids": [found["experiment"]["experiment_id"]]},
         )
         by_name = {run["info"]["run_name"]: run for run in runs["runs"]}
         parent = by_name[f"experiment #{experiment.pk}"]

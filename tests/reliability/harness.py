@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from devservers.ports import free_port
 from tests.conftest import BASE_DIR, Worker, database_url_for_subprocess, wait_for
 from tests.reliability.client import Http
 
@@ -35,12 +35,6 @@ def why_not_runnable() -> str | None:
 
 
 # --- The service in production mode -----------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 METRICS_TOKEN = "reliability-metrics-token"

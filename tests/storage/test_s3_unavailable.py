@@ -8,11 +8,11 @@ from decimal import Decimal
 import pytest
 
 from core.counters import STORAGE_ERRORS, counter_values
+from devservers.ports import free_port
 from mlmodels.models import Dataset
 from predictions.models import Prediction
 from tests.mlmodels.conftest import classification_csv, upload_file
 from tests.storage.conftest import media_files, s3_storages
-from tests.storage.s3_server import free_port
 from tests.storage.test_s3_journey import train, upload_dataset
 
 pytestmark = pytest.mark.django_db

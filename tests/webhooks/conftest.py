@@ -4,7 +4,6 @@ the models and datasets of the prediction and training tests."""
 from __future__ import annotations
 
 import re
-import socket
 import ssl
 import threading
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from devservers.ports import free_port
 from tests.mlmodels.conftest import dataset, make_dataset  # noqa: F401  fixtures
 from tests.predictions.conftest import classifier, make_model, row  # noqa: F401  fixtures
 
@@ -84,12 +84,6 @@ class Receiver:
 class QuietServer(ThreadingHTTPServer):
     def handle_error(self, request, client_address):
         pass  # a client that gave up (the timeout test) is expected, not news
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
