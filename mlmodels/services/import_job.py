@@ -5,24 +5,18 @@ Outside any transaction; every state change is a conditional UPDATE (core.jobs).
 
 from __future__ import annotations
 
-import logging
-
 from django.conf import settings
 
 from core.jobs.lifecycle import job_progress, job_succeed
-from core.jobs.limits import out_of_memory_message
 from core.storage import local_copy
 from mlmodels.jobs import TRAINING
 from mlmodels.ml import imported
-from mlmodels.ml.errors import MLError
 from mlmodels.ml.model_files import ModelFile
 from mlmodels.ml.schema import FeatureSchema
 from mlmodels.models import TrainedModel
 from mlmodels.services.files import remove_media_file
 from mlmodels.services.imports import model_file_format
-from mlmodels.services.training_job import activate_newest, save_model_artifact, training_fail
-
-logger = logging.getLogger(__name__)
+from mlmodels.services.training_job import activate_newest, failed_by, save_model_artifact, training_fail
 
 
 def model_is_imported(*, model_id: int) -> bool:
@@ -57,19 +51,8 @@ def import_execute(*, model_id: int) -> TrainedModel:
         artifact_name, info = save_model_artifact(
             model, pipeline=result.model, feature_schema=result.feature_schema
         )
-    except MLError as error:
-        remove_media_file(artifact_name)
-        training_fail(model_id=model_id, error=error.readable())
-        return TrainedModel.objects.get(pk=model_id)
-    except MemoryError:
-        remove_media_file(artifact_name)
-        training_fail(model_id=model_id, error=out_of_memory_message("The import check"))
-        return TrainedModel.objects.get(pk=model_id)
     except Exception as error:
-        logger.exception("importing model %s failed", model_id)
-        remove_media_file(artifact_name)
-        training_fail(model_id=model_id, error=f"The import failed: {type(error).__name__}: {error}")
-        return TrainedModel.objects.get(pk=model_id)
+        return failed_by(error, model_id=model_id, artifact_name=artifact_name, work="The import")
     finally:
         remove_media_file(upload)
 

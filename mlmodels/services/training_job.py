@@ -118,19 +118,8 @@ def training_execute(*, model_id: int) -> TrainedModel:
         remove_media_file(artifact_name)
         logger.info("model %s left running while it trained; result discarded", model_id)
         return TrainedModel.objects.get(pk=model_id)
-    except MLError as error:
-        remove_media_file(artifact_name)
-        training_fail(model_id=model_id, error=error.readable())
-        return TrainedModel.objects.get(pk=model_id)
-    except MemoryError:
-        remove_media_file(artifact_name)
-        training_fail(model_id=model_id, error=out_of_memory_message("Training"))
-        return TrainedModel.objects.get(pk=model_id)
     except Exception as error:
-        logger.exception("training model %s failed", model_id)
-        remove_media_file(artifact_name)
-        training_fail(model_id=model_id, error=f"Training failed: {type(error).__name__}: {error}")
-        return TrainedModel.objects.get(pk=model_id)
+        return failed_by(error, model_id=model_id, artifact_name=artifact_name, work="Training")
 
     # Reading the table and saving the artifact are part of the job too: the total is
     # what the user waited for once a worker took the job.
@@ -224,6 +213,23 @@ def activate_newest(model: TrainedModel) -> None:
     # Deactivate first: the one-active-version constraint is checked per statement.
     siblings.filter(is_active=True).exclude(pk=model.pk).update(is_active=False)
     TrainedModel.objects.filter(pk=model.pk).update(is_active=True)
+
+
+def failed_by(error: Exception, *, model_id: int, artifact_name: str, work: str) -> TrainedModel:
+    """Fail a training or import job (``work``: what the user reads it as) whose work
+    raised ``error``, with the fee refunded and the artifact it may have saved removed.
+    The user reads the engine's own words for problems it knows, never a traceback;
+    anything else is logged for operators. Call it from the ``except`` block."""
+    remove_media_file(artifact_name)
+    if isinstance(error, MLError):
+        message = error.readable()
+    elif isinstance(error, MemoryError):
+        message = out_of_memory_message(work)
+    else:
+        logger.exception("%s of model %s failed", work, model_id)
+        message = f"{work} failed: {type(error).__name__}: {error}"
+    training_fail(model_id=model_id, error=message)
+    return TrainedModel.objects.get(pk=model_id)
 
 
 def training_fail(*, model_id: int, error: str, states: tuple[str, ...] = ("running",)) -> bool:

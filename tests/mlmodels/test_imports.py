@@ -339,6 +339,36 @@ def test_a_skops_schema_naming_other_columns_fails_the_check_and_is_refunded(ali
     assert billing_audit() == []
 
 
+@pytest.mark.parametrize(
+    ("raised", "words"),
+    [
+        (MemoryError(), "The import needed more memory than one job may use"),
+        (RuntimeError("disk on fire"), "The import failed: RuntimeError: disk on fire"),
+    ],
+    ids=["out of memory", "internal error"],
+)
+def test_an_import_whose_check_breaks_fails_readably_and_leaves_nothing(
+    alice_api, alice, settings, monkeypatch, raised, words
+):
+    from mlmodels.services import import_job
+
+    def breaks(*args, **kwargs):
+        raise raised
+
+    monkeypatch.setattr(import_job.imported, "import_model", breaks)
+    data, _ = skops_pipeline_bytes()
+    model_id = post_import(alice_api, data).json()["id"]
+
+    train_model_task(model_id)
+
+    model = TrainedModel.objects.get(pk=model_id)
+    assert model.status == "failed" and model.error.startswith(words) and "Traceback" not in model.error
+    assert balance_of(alice) == START
+    assert ledger_kinds(alice) == ["signup_bonus", "training_fee", "refund"]
+    assert media_files(settings) == []  # the upload is gone
+    assert billing_audit() == []
+
+
 def test_the_fee_is_charged_once_when_the_job_runs_twice(alice_api, alice):
     data, _ = skops_pipeline_bytes()
     model_id = post_import(alice_api, data).json()["id"]
