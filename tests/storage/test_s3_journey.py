@@ -168,6 +168,28 @@ def test_a_missing_input_object_fails_the_job_and_refunds_it_once(alice, alice_a
     assert not any(key.endswith("-result.csv") for key in bucket.objects())
 
 
+def test_a_csv_job_taken_away_while_its_result_goes_up_leaves_no_result_object(
+    alice, alice_api, bucket, settings, monkeypatch
+):
+    settings.PREDICTION_CHUNK_ROWS = 100
+    model = train(alice_api, upload_dataset(alice_api, alice))
+    prediction = csv_prediction(alice_api, model, rows=250)
+    progress = tasks.services.prediction_progress
+
+    def swept_after_the_first_chunk(*, prediction_id, percent):
+        progress(prediction_id=prediction_id, percent=percent)
+        tasks.services.prediction_fail(prediction_id=prediction_id, error="stuck")  # the sweep
+        return False
+
+    monkeypatch.setattr(tasks.services, "prediction_progress", swept_after_the_first_chunk)
+    assert "failed by the sweep" in tasks.run_prediction(prediction.pk)
+
+    prediction.refresh_from_db()
+    assert prediction.status == "failed" and not prediction.result_file
+    assert not any(key.endswith("-result.csv") for key in bucket.objects())
+    assert bucket.server.client().list_multipart_uploads(Bucket=bucket.name).get("Uploads", []) == []
+
+
 def test_a_missing_artifact_fails_the_job_and_refunds_it(alice, alice_api, bucket):
     model = train(alice_api, upload_dataset(alice_api, alice))
     bucket.delete(model.artifact)
