@@ -310,8 +310,9 @@ FILE_UPLOAD_TEMP_DIR = None
 MODEL_CACHE_SIZE = env_int("MODEL_CACHE_SIZE", 8, minimum=1)
 # Rows scored per chunk of a CSV prediction: bounds worker memory whatever the file size.
 PREDICTION_CHUNK_ROWS = env_int("PREDICTION_CHUNK_ROWS", 100_000, minimum=100)
-# Threads that score one CSV prediction's chunks side by side (the rows in flight stay
-# at PREDICTION_CHUNK_ROWS: each thread takes a share). One per core by default.
+# Threads that check (in the request) and score (in the worker) one CSV prediction's
+# chunks side by side (the rows in flight stay at PREDICTION_CHUNK_ROWS: each thread
+# takes a share). One per core by default.
 PREDICTION_SCORING_THREADS = env_int("PREDICTION_SCORING_THREADS", min(os.cpu_count() or 1, 4), minimum=1)
 # Input drift (monitoring/): rows of recent predictions kept per model (a uniform
 # sample, Algorithm R), and how many a drift figure needs before it means anything.
