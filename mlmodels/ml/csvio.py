@@ -249,11 +249,22 @@ class Chunk:
     offset: int  # rows of the file before this chunk
 
 
-def numbered_chunks(tables: Iterator[pa.Table]) -> Iterator[Chunk]:
-    """Each table with the number of rows before it, for error messages that name a
-    row of the file wherever the chunk is worked on."""
+def numbered_chunks(
+    path: str | os.PathLike[str],
+    fmt: CsvFormat,
+    raw_names: list[str],
+    *,
+    chunk_rows: int,
+    threads: int = 1,
+    include: list[str] | None = None,
+) -> Iterator[Chunk]:
+    """``iter_arrow_chunks``' tables, each with the number of rows before it (error
+    messages name a row of the file whichever thread works on the chunk). With
+    ``threads`` working on chunks side by side each chunk is ``chunk_rows / threads``
+    rows, so the rows in flight stay at about ``chunk_rows``."""
     offset = 0
-    for table in tables:
+    size = max(1, chunk_rows // max(1, threads))
+    for table in iter_arrow_chunks(path, fmt, raw_names, chunk_rows=size, include=include):
         yield Chunk(table, offset)
         offset += table.num_rows
 

@@ -13,7 +13,6 @@ from contextlib import closing
 from dataclasses import dataclass, field
 
 import pandas as pd
-import pyarrow as pa
 
 from .csvio import (
     Chunk,
@@ -21,7 +20,6 @@ from .csvio import (
     check_column_count,
     check_header,
     frame_from_arrow,
-    iter_arrow_chunks,
     numbered_chunks,
     read_header,
     sniff_format,
@@ -303,7 +301,6 @@ def validate_csv(
     ``file``.
     """
     field_name = "file"
-    threads = max(1, threads)
     try:
         if os.path.getsize(path) == 0:
             raise _fail("the file is empty", field_name)
@@ -327,16 +324,16 @@ def validate_csv(
     rows = 0
     too_large_only = True
 
-    def counted() -> Iterator[pa.Table]:
+    def counted() -> Iterator[Chunk]:
         nonlocal rows
-        for table in iter_arrow_chunks(
-            path, fmt, raw_names, chunk_rows=max(1, chunk_rows // threads), include=include
+        for chunk in numbered_chunks(
+            path, fmt, raw_names, chunk_rows=chunk_rows, threads=threads, include=include
         ):
-            if rows + table.num_rows > max_rows:
+            rows = chunk.offset + chunk.table.num_rows
+            if rows > max_rows:
                 message = f"the file has more than {max_rows:,} rows; the limit is {max_rows:,}"
                 raise TooManyRowsError(message, {field_name: [message]})
-            rows += table.num_rows
-            yield table
+            yield chunk
 
     def check(chunk: Chunk) -> tuple[list[CoercionProblem], int]:
         if not checked:
@@ -349,7 +346,7 @@ def validate_csv(
         # Chunks are checked on ``threads`` threads while this one reads the next; the
         # problems are counted in file order, so the first ones reported are the first
         # ones in the file.
-        with closing(in_order(check, numbered_chunks(counted()), threads=threads)) as results:
+        with closing(in_order(check, counted(), threads=threads)) as results:
             for chunk, (problems, count) in results:
                 total += count
                 for problem in problems:

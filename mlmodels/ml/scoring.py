@@ -30,7 +30,6 @@ from .csvio import (
     Chunk,
     check_header,
     frame_from_arrow,
-    iter_arrow_chunks,
     numbered_chunks,
     read_header,
     sniff_format,
@@ -272,7 +271,6 @@ def score_csv(
 
     directory = os.path.dirname(os.path.abspath(result_path))
     handle, temporary = tempfile.mkstemp(dir=directory, prefix=".scoring-", suffix=".csv.part")
-    threads = max(1, threads)
     rows_written = 0
     scoring_spans: list[tuple[float, float]] = []
 
@@ -303,9 +301,7 @@ def score_csv(
         # each chunk is that much smaller. Waiting for each write before queueing the
         # next keeps at most one more chunk in memory. (The executors finish their work
         # before the file is closed.)
-        chunks = numbered_chunks(
-            iter_arrow_chunks(source_path, fmt, raw_names, chunk_rows=max(1, chunk_rows // threads))
-        )
+        chunks = numbered_chunks(source_path, fmt, raw_names, chunk_rows=chunk_rows, threads=threads)
         pending: Future[int] | None = None
         with os.fdopen(handle, "wb") as output, ThreadPoolExecutor(max_workers=1) as writer:
             output.write(_header_line(output_names))
